@@ -57,13 +57,18 @@ export interface RequestRecord {
   responseHeaders?: Record<string, string>;
 }
 
-/** One opaque TCP connection (not HTTP, or declared opaque), recorded when it closes. */
+/**
+ * One TCP connection accepted by a listener, recorded when it closes: every connection, HTTP
+ * or not (`protocol` tells which), so that `skiff_tcp_*` counts all traffic on the wire.
+ */
 export interface TcpRecord {
   direction: Direction;
   peer: string;
+  /** `http`: parsed as HTTP/1.x; `opaque`: relayed as bytes (not HTTP, server-first, or declared opaque). */
+  protocol: 'http' | 'opaque';
   startTime: number;
   durationMs: number;
-  /** Bytes from the client to the app, and back. */
+  /** Bytes on the wire (heads included) from the client to the app, and back. */
   bytesIn: number;
   bytesOut: number;
   error: ErrorCode;
@@ -87,4 +92,20 @@ export interface Identity {
   service: string;
   namespace: string;
   pod: string;
+}
+
+/**
+ * What the proxy writes its observations to (implemented by the telemetry recorder).
+ * Every method runs on the request path: it must be cheap (a few map look-ups and integer
+ * updates), never throw, never do I/O.
+ */
+export interface TelemetrySink {
+  /** A connection was accepted (counted at once, so open connections are visible). */
+  connectionOpened(direction: Direction, protocol: 'http' | 'opaque'): void;
+  /** The connection closed; `protocol` may differ from the opened one once detection decided. */
+  connectionClosed(record: TcpRecord): void;
+  /** One finished HTTP exchange (or an upgraded connection, when it closes). */
+  recordRequest(record: RequestRecord): void;
+  /** True while a consumer (a tap asking for headers) wants request/response heads collected. */
+  readonly wantsHeaders: boolean;
 }
