@@ -1,0 +1,84 @@
+/**
+ * `skiff proxy`: the sidecar process. Parses options, builds the recorder, the sidecar and the
+ * reporter, then waits for SIGTERM/SIGINT and drains.
+ */
+import { hostname } from 'node:os';
+import type { Command } from '../cli/io.ts';
+import { formatHelp, formatHostPort, parseCommand } from '../config/options.ts';
+import { SkiffError, ErrorCodes, UsageError, describeError } from '../errors.ts';
+import { createLogger, isLogLevel } from '../log.ts';
+import { createRecorder } from '../telemetry/recorder.ts';
+import { resolveIdentity } from '../telemetry/identity.ts';
+import { createReporter } from '../telemetry/reporter.ts';
+import { readResources } from '../telemetry/resources.ts';
+import { proxyOptions } from './options.ts';
+import { buildSidecarConfig } from './config.ts';
+import { createSidecar } from './sidecar.ts';
+import type { MetricFamily } from '../telemetry/prometheus.ts';
+
+export const proxyCommand: Command = {
+  name: 'proxy',
+  summary: 'run the sidecar in front of an app',
+  async run(io, args) {
+    const started = performance.now();
+    const { values: v } = parseCommand(proxyOptions, args, io.env);
+    if (v.help) {
+      io.stdout.write(formatHelp('skiff proxy [options]', 'Runs the sidecar: receives traffic meant for the app, forwards it, and records every call.', proxyOptions));
+      return 0;
+    }
+    if (!isLogLevel(v['log-level'])) throw new UsageError(`--log-level must be error, warn, info or debug`);
+    const log = createLogger(io.stderr, v['log-level'], 'proxy');
+    const identity = resolveIdentity({ service: v.service, namespace: v.namespace, pod: v.pod }, io.env, hostname());
+    const config = buildSidecarConfig(v, identity);
+
+    const recorder = createRecorder({ identity, routeBudget: v['route-budget'], resources: () => readResources() });
+    let sidecar;
+    try {
+      sidecar = await createSidecar(config, { sink: recorder, metrics: () => recorder.metrics(), log });
+    } catch (err) {
+      throw new SkiffError(ErrorCodes.LISTEN_FAILED, `cannot listen: ${describeError(err)}`, { cause: err });
+    }
+    const s = sidecar;
+    recorder.addCollector((): MetricFamily[] => [
+      { name: 'skiff_proxy_client_connections', help: 'Client connections open now, over all listeners.', type: 'gauge', samples: [{ labels: {}, value: s.connectionCount() }] },
+    ]);
+
+    let reporter: ReturnType<typeof createReporter> | null = null;
+    if (v.dashboard) {
+      reporter = createReporter({
+        url: v.dashboard,
+        ...(io.env.SKIFF_TOKEN ? { token: io.env.SKIFF_TOKEN } : {}),
+        intervalMs: v['report-interval'],
+        queueBytes: v['report-queue-bytes'],
+        identity,
+        takeDelta: () => recorder.takeDelta(),
+        readResources: () => readResources(),
+        log: log.child('reporter'),
+      });
+      recorder.addCollector(() => reporter?.families() ?? []);
+      reporter.start();
+    }
+
+    log.info('ready', {
+      service: identity.service,
+      namespace: identity.namespace,
+      pod: identity.pod,
+      inbound: formatHostPort({ host: sidecar.inbound.address, port: sidecar.inbound.port }),
+      app: formatHostPort(config.app),
+      admin: formatHostPort({ host: sidecar.admin.address, port: sidecar.admin.port }),
+      outbound: sidecar.outbound ? formatHostPort({ host: sidecar.outbound.address, port: sidecar.outbound.port }) : undefined,
+      dashboard: v.dashboard,
+      startup_ms: Math.round(performance.now() - started),
+    });
+
+    await new Promise<void>((resolve) => {
+      if (io.shutdown.aborted) resolve();
+      else io.shutdown.addEventListener('abort', () => resolve(), { once: true });
+    });
+    log.info('draining', { signal: String(io.shutdown.reason), connections: sidecar.connectionCount(), timeout_ms: v['drain-timeout'] });
+    const result = await sidecar.drain(v['drain-timeout']);
+    if (reporter) await reporter.stop();
+    log.info(result === 'drained' ? 'drained' : 'drain timeout: closed remaining connections');
+    return 0;
+  },
+};
