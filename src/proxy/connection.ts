@@ -458,20 +458,22 @@ export class ClientConnection implements UpstreamOwner {
         this.#up?.socket.end();
         return;
       case AWAIT:
-        // Half-closed after a complete request: answer it, then close.
-        if (this.#ex) this.#ex.willClose = true;
-        return;
       case BODY:
-        // The body was cut short: the app must not see a truncated request as complete.
-        if (this.#ex) this.#ex.error = 'client_abort';
-        this.#dropUpstream();
-        this.client.destroy();
-        return;
-      default:
+      case HEAD:
+        // A FIN while an exchange is in progress is a client that went away: like nginx (499)
+        // and Envoy, we cancel the upstream request rather than keep the app working for
+        // nobody. (Half-closing HTTP clients that still wait for the answer are rare; in the
+        // BODY phase a FIN also means the body was cut short, which must never reach the app
+        // as a complete request.)
         if (this.#ex) {
-          this.#ex.willClose = true;
+          this.#ex.error = 'client_abort';
+          this.#dropUpstream();
+          this.client.destroy();
           return;
         }
+        this.client.end();
+        return;
+      default:
         this.client.end();
         return;
     }
