@@ -180,6 +180,7 @@ export class ClientConnection implements UpstreamOwner {
 
   #onClientData(chunk: Buffer): void {
     this.#bytesIn += chunk.length;
+    this.#l.runtime.gc.account(chunk.length);
     switch (this.#phase) {
       case DETECT: {
         this.#buf = concat(this.#buf, chunk);
@@ -584,6 +585,7 @@ export class ClientConnection implements UpstreamOwner {
       return;
     }
     this.#bytesOut += chunk.length;
+    this.#l.runtime.gc.account(chunk.length);
     switch (this.#phase) {
       case DETECT: {
         // The app spoke first (MySQL, SMTP…): this is not HTTP; relay bytes from now on.

@@ -16,6 +16,7 @@ import { ClientConnection } from './connection.ts';
 import type { Target, UpstreamPool } from './pool.ts';
 import type { Direction, TelemetrySink } from '../telemetry/model.ts';
 import type { Logger } from '../log.ts';
+import type { GcPacer } from './memory.ts';
 
 export interface ListenerLimits {
   maxHeaderBytes: number;
@@ -49,6 +50,8 @@ export interface ProxyRuntime {
   draining: boolean;
   /** This sidecar's service, sent as `x-skiff-peer` on outbound requests. */
   localService: string;
+  /** Frees relayed buffers promptly (memory.ts). */
+  gc: GcPacer;
 }
 
 export class Listener {

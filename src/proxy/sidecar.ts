@@ -9,6 +9,7 @@
 import type { AddressInfo } from 'node:net';
 import type http from 'node:http';
 import { UpstreamPool } from './pool.ts';
+import { GcPacer } from './memory.ts';
 import type { Target } from './pool.ts';
 import { Listener } from './listener.ts';
 import type { ListenerLimits, ProxyRuntime } from './listener.ts';
@@ -65,7 +66,7 @@ export interface Sidecar {
 
 export async function createSidecar(config: SidecarConfig, deps: SidecarDeps): Promise<Sidecar> {
   const pool = new UpstreamPool({ connectTimeoutMs: config.connectTimeoutMs, maxIdle: config.maxIdleUpstream, idleTimeoutMs: 4000 });
-  const runtime: ProxyRuntime = { sink: deps.sink, pool, log: deps.log, draining: false, localService: config.identity.service };
+  const runtime: ProxyRuntime = { sink: deps.sink, pool, log: deps.log, draining: false, localService: config.identity.service, gc: new GcPacer() };
   const destinations = new Destinations(config.resolve);
   const listeners: Listener[] = [];
   let admin: http.Server | null = null;
