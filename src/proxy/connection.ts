@@ -133,6 +133,8 @@ export class ClientConnection implements UpstreamOwner {
   #peer = '';
   #tunnelRecord: Exchange | null = null;
   #connectPending = false;
+  /** Where the bare-LF scan of a head that is still arriving resumes. */
+  #lfScanFrom = 0;
   /** performance.now() deadline and what happens when it passes (see Listener.sweep). */
   deadline = 0;
   deadlineKind: 'idle' | 'header' | 'body' | 'response' | '' = '';
@@ -186,7 +188,11 @@ export class ClientConnection implements UpstreamOwner {
         this.#buf = concat(this.#buf, chunk);
         if (this.#headStart === 0) this.#markHeadStart();
         const verdict = detectProtocol(this.#buf, this.#l.config.limits.maxHeaderBytes);
-        if (verdict === 'more') return;
+        if (verdict === 'more') {
+          // Deciding must not give a slow client more time than the header timeout.
+          if (this.deadlineKind !== 'header') this.#setDeadline('header', this.#l.config.limits.headerTimeoutMs);
+          return;
+        }
         if (verdict === 'opaque') {
           const initial = this.#buf;
           this.#buf = null;
@@ -194,7 +200,7 @@ export class ClientConnection implements UpstreamOwner {
           return;
         }
         this.#phase = HEAD;
-        this.#setDeadline('header', this.#l.config.limits.headerTimeoutMs);
+        if (this.deadlineKind !== 'header') this.#setDeadline('header', this.#l.config.limits.headerTimeoutMs);
         this.#processHead();
         return;
       }
@@ -258,9 +264,27 @@ export class ClientConnection implements UpstreamOwner {
     const buf = this.#buf;
     if (buf === null) return;
     const limits = this.#l.config.limits;
+    if (buf[0] === 13 && buf[1] === 10) {
+      // RFC 9112 §2.2: ignore empty lines before the request-line.
+      let s = 0;
+      while (buf[s] === 13 && buf[s + 1] === 10) s += 2;
+      this.#buf = buf.subarray(s);
+      if (this.#buf.length > 0) this.#processHead();
+      return;
+    }
     const end = findHeadEnd(buf, 0);
     if (end === -1) {
-      if (buf.length > limits.maxHeaderBytes) {
+      // RFC 9112 §2.2: we require CRLF; a bare LF is refused when seen, not waited on.
+      for (let i = buf.indexOf(10, this.#lfScanFrom); i !== -1; i = buf.indexOf(10, i + 1)) {
+        if (i === 0 || buf[i - 1] !== 13) {
+          this.#lfScanFrom = 0;
+          this.#reject(400, 'bad_request', 'bare LF in the request head');
+          return;
+        }
+      }
+      this.#lfScanFrom = buf.length;
+      // The limit is on the head; up to 3 bytes of an incomplete CRLF CRLF may follow it.
+      if (buf.length > limits.maxHeaderBytes + 3) {
         this.#reject(431, 'headers_too_large', `request head larger than ${limits.maxHeaderBytes} bytes`);
       }
       return;
@@ -271,6 +295,7 @@ export class ClientConnection implements UpstreamOwner {
     }
     const rest = end === buf.length ? EMPTY : buf.subarray(end);
     this.#buf = null;
+    this.#lfScanFrom = 0;
     let head: RequestHead;
     try {
       head = parseRequestHead(buf.toString('latin1', 0, end - 4), limits, this.#l.runtime.sink.wantsHeaders);
@@ -341,6 +366,8 @@ export class ClientConnection implements UpstreamOwner {
     let out = `${head.method} ${forwardTarget} HTTP/1.1\r\n`;
     for (const line of head.lines) out += line + '\r\n';
     if (addHost) out += `host: ${addHost}\r\n`;
+    // Forwarded as HTTP/1.1, which requires Host (RFC 9112 §3.2): empty when the authority is unknown.
+    else if (head.minor === 0 && !head.lines.some((l) => l.length > 4 && l[4] === ':' && l.slice(0, 4).toLowerCase() === 'host')) out += 'host: \r\n';
     out += `x-forwarded-for: ${head.forwardedFor ? `${head.forwardedFor}, ` : ''}${this.#clientIp}\r\n`;
     if (!head.forwardedProto) out += 'x-forwarded-proto: http\r\n';
     if (!requestId) {

@@ -18,7 +18,7 @@ import { drip, exchange, metricSum, parseAll, sleep, startRawApp } from '../../t
 import type { ParsedResponse, RawApp } from '../../test/helpers/raw.ts';
 import type { ErrorCode } from '../telemetry/model.ts';
 
-const HEADER_TIMEOUT_MS = 2000;
+const HEADER_TIMEOUT_MS = 1000;
 const limits = { maxHeaderBytes: 16384, maxHeaders: 100, headerTimeoutMs: HEADER_TIMEOUT_MS, idleTimeoutMs: 30000, responseTimeoutMs: 10000 };
 
 interface Case {
@@ -155,7 +155,7 @@ void describe('hostile-input corpus: refused, recorded, never forwarded', () => 
       const bytesBefore = app.totalBytes();
       const recordsBefore = sc.records.length;
       // Long enough for the header timeout to show itself instead of a hang.
-      const { received, closedByServer } = await exchange(sc.port, c.send, { timeoutMs: HEADER_TIMEOUT_MS + 1500 });
+      const { received, closedByServer } = await exchange(sc.port, c.send, { timeoutMs: HEADER_TIMEOUT_MS + 1000 });
       const r = assertRefusal(received, closedByServer, oneOf(c.status), oneOf(c.error));
       await waitFor(() => sc.records.length > recordsBefore, 5000, 'the refusal to be recorded');
       assert.deepEqual(

@@ -27,6 +27,8 @@ const BAD_VALUE_CHAR = /[\x00-\x08\x0a-\x1f\x7f]/;
 // request-target: visible ASCII only (RFC 9112 §3.2; obs-text and spaces are not allowed).
 const BAD_TARGET_CHAR = /[^\x21-\x7e]/;
 const MAX_METHOD_LENGTH = 32;
+// RFC 3986 §3.2.2 host (IP-literal or reg-name; IPv4 is a reg-name syntactically), then an optional port.
+const VALID_HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::\d*)?$/;
 const MAX_CHUNK_LINE = 4096;
 
 /** Methods we know; unknown tokens are still forwarded (WebDAV, custom verbs). */
@@ -82,12 +84,12 @@ export interface HeadLimits {
   maxHeaders: number;
 }
 
-function splitHeadLines(head: string): string[] {
+function splitHeadLines(head: string, status: number): string[] {
   // RFC 9112 §2.2 allows a bare LF as a line terminator, but a proxy that accepts what its
   // upstream might read differently is a smuggling vector: require CRLF everywhere.
   const lines = head.split('\r\n');
   for (const l of lines) {
-    if (l.includes('\n') || l.includes('\r')) throw new HttpParseError(400, 'bare CR or LF in the head');
+    if (l.includes('\n') || l.includes('\r')) throw new HttpParseError(status, 'bare CR or LF in the head');
   }
   return lines;
 }
@@ -133,7 +135,7 @@ function hasToken(list: string, token: string): boolean {
  * 505 unsupported version.
  */
 export function parseRequestHead(head: string, limits: HeadLimits, collectHeaders = false): RequestHead {
-  const lines = splitHeadLines(head);
+  const lines = splitHeadLines(head, 400);
   const requestLine = lines[0] ?? '';
   // RFC 9112 §3: method SP request-target SP HTTP-version, single spaces.
   const sp1 = requestLine.indexOf(' ');
@@ -214,6 +216,8 @@ export function parseRequestHead(head: string, limits: HeadLimits, collectHeader
   // more than one.
   if (minor === 1 && hostCount !== 1) throw new HttpParseError(400, hostCount === 0 ? 'missing Host header' : 'more than one Host header');
   if (hostCount > 1) throw new HttpParseError(400, 'more than one Host header');
+  // RFC 9112 §3.2: Host = uri-host [ ":" port ]; an invalid field value MUST get a 400.
+  if (hostCount === 1 && !VALID_HOST.test(host)) throw new HttpParseError(400, 'invalid Host header');
 
   let chunked = false;
   if (teCount > 0) {
@@ -224,7 +228,9 @@ export function parseRequestHead(head: string, limits: HeadLimits, collectHeader
     if (contentLength !== -1) throw new HttpParseError(400, 'both Content-Length and Transfer-Encoding');
     if (transferEncoding.toLowerCase() !== 'chunked') {
       // RFC 9112 §6.1: chunked must be final; other codings we do not implement → 501.
-      if (!hasToken(transferEncoding, 'chunked')) throw new HttpParseError(400, 'Transfer-Encoding without chunked');
+      // RFC 9112 §6.3 (4): chunked not the final coding of a request → 400.
+      const codings = transferEncoding.split(',').map((t) => t.trim().toLowerCase());
+      if (codings[codings.length - 1] !== 'chunked') throw new HttpParseError(400, 'chunked is not the final transfer coding');
       throw new HttpParseError(501, `transfer coding "${printable(transferEncoding)}" is not supported`);
     }
     chunked = true;
@@ -279,7 +285,7 @@ export function parseRequestHead(head: string, limits: HeadLimits, collectHeader
 
 /** Parses a response head (without the final CRLF CRLF). Throws HttpParseError(502) when invalid. */
 export function parseResponseHead(head: string, collectHeaders = false): ResponseHead {
-  const lines = splitHeadLines(head);
+  const lines = splitHeadLines(head, 502);
   const statusLine = lines[0] ?? '';
   const m = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/.exec(statusLine);
   if (!m) throw new HttpParseError(502, 'malformed status line');
@@ -313,7 +319,7 @@ export function parseResponseHead(head: string, collectHeaders = false): Respons
     } else if (lower === 'connection') {
       connection = connection ? `${connection},${value}` : value;
       continue;
-    } else if (HOP_BY_HOP.has(lower) && lower !== 'upgrade') {
+    } else if (HOP_BY_HOP.has(lower) && (lower !== 'upgrade' || status !== 101)) {
       continue;
     }
     kept.push(line);
@@ -339,7 +345,10 @@ export function parseResponseHead(head: string, collectHeaders = false): Respons
     if (named.length) {
       for (let i = kept.length - 1; i >= 0; i--) {
         const n = kept[i]!.slice(0, kept[i]!.indexOf(':')).toLowerCase();
-        if (named.includes(n)) kept.splice(i, 1);
+        if (named.includes(n)) {
+          kept.splice(i, 1);
+          if (headers) Reflect.deleteProperty(headers, n);
+        }
       }
     }
   }
@@ -472,18 +481,25 @@ export function findHeadEnd(buf: Buffer, from: number): number {
  * `HTTP/2` prior knowledge (`PRI * HTTP/2.0`) is relayed as opaque TCP.
  */
 export function detectProtocol(buf: Buffer, maxLine: number): 'http' | 'opaque' | 'more' {
+  // RFC 9112 §2.2: servers SHOULD ignore empty lines before the request-line (node:http does).
+  let start = 0;
+  while (buf[start] === 13 && (buf[start + 1] === 10 || start + 1 === buf.length)) start += 2;
+  if (start > 0) buf = buf.subarray(Math.min(start, buf.length));
   const first = buf[0];
   if (first === undefined) return 'more';
   // Every method starts with a letter; binary protocols (TLS 0x16, MySQL, Postgres…) do not.
   if (!((first >= 65 && first <= 90) || (first >= 97 && first <= 122))) return 'opaque';
   const nl = buf.indexOf(10);
-  const sp = buf.indexOf(32);
+  let sp = buf.indexOf(32);
+  const tab = buf.indexOf(9);
+  if (tab !== -1 && (sp === -1 || tab < sp)) sp = tab;
   if (sp > 0 && sp <= MAX_METHOD_LENGTH) {
     const method = buf.toString('latin1', 0, sp);
     if (KNOWN_METHODS.has(method)) return 'http';
   }
   if (nl === -1) {
-    if (buf.length >= maxLine) return 'opaque';
+    // A method-like token, a space, then a line beyond the limit: an oversized request line.
+    if (buf.length >= maxLine) return /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32} /.test(buf.toString('latin1', 0, 40)) ? 'http' : 'opaque';
     // A prefix that cannot become a method or a request line → decide now, no stall.
     const upto = Math.min(buf.length, MAX_METHOD_LENGTH + 1);
     for (let i = 0; i < upto; i++) {
@@ -494,7 +510,7 @@ export function detectProtocol(buf: Buffer, maxLine: number): 'http' | 'opaque' 
     return 'more';
   }
   const line = buf.toString('latin1', 0, nl).replace(/\r$/, '');
-  const m = / HTTP\/(\d)\.(\d)$/.exec(line);
+  const m = /[ \t]HTTP\/(\d)\.(\d)$/.exec(line);
   if (!m) return 'opaque';
   if (m[1] === '2') return 'opaque';
   return 'http';

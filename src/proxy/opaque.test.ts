@@ -64,7 +64,7 @@ describe('opaque TCP', () => {
     const appPort = await listen(app);
     cleanup.push(() => void app.close());
     const sc = await startSidecar(appPort);
-    cleanup.push(sc.close);
+    cleanup.push(() => sc.close());
     const payload = Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5]);
     const { data } = await talk(sc.port, payload, payload.length * 2);
     assert.deepEqual(data, Buffer.concat([payload, payload]));
@@ -86,7 +86,7 @@ describe('opaque TCP', () => {
     const appPort = await listen(app);
     cleanup.push(() => void app.close());
     const sc = await startSidecar(appPort);
-    cleanup.push(sc.close);
+    cleanup.push(() => sc.close());
     const started = performance.now();
     const greeting = await talk(sc.port, null, '220 smtp.example ESMTP ready\r\n'.length);
     assert.equal(greeting.data.toString(), '220 smtp.example ESMTP ready\r\n');
@@ -119,7 +119,7 @@ describe('opaque TCP', () => {
     const appPort = await listen(app);
     cleanup.push(() => void app.close());
     const sc = await startSidecar(appPort, { opaquePorts: new Set([appPort]) });
-    cleanup.push(sc.close);
+    cleanup.push(() => sc.close());
     // Invalid HTTP on purpose: an opaque port must pass it through untouched.
     const request = 'GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n';
     const { data } = await talk(sc.port, Buffer.from(request), 9);

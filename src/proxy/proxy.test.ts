@@ -31,17 +31,15 @@ describe('keep-alive traffic is counted exactly', () => {
 
   test('1,000 keep-alive requests of varied sizes: exact count and byte totals in /metrics', async () => {
     const app = await startHttpServer((req, res) => {
-      let n = 0;
-      req.on('data', (c: Buffer) => (n += c.length));
+      req.resume();
       req.on('end', () => {
         const size = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('size'));
         res.end(Buffer.alloc(size, 'r'));
-        void n;
       });
     });
-    cleanup.push(app.close);
+    cleanup.push(() => app.close());
     const sc = await startSidecar(app.port);
-    cleanup.push(sc.close);
+    cleanup.push(() => sc.close());
     const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
     cleanup.push(() => Promise.resolve(agent.destroy()));
     let reqBytes = 0;
@@ -88,7 +86,7 @@ describe('proxy-made errors', () => {
     const port = (free.address() as net.AddressInfo).port;
     await new Promise<void>((r) => free.close(() => r()));
     const sc = await startSidecar(port);
-    cleanup.push(sc.close);
+    cleanup.push(() => sc.close());
     const res = await fetch(`http://127.0.0.1:${sc.port}/x`);
     assert.equal(res.status, 503);
     assert.equal(res.headers.get('x-skiff-error'), 'upstream_refused');
@@ -100,14 +98,13 @@ describe('proxy-made errors', () => {
 
   test('app too slow → 504 upstream_timeout, and the app sees the request cancelled', async () => {
     let appSawClose = false;
-    const app = await startHttpServer((req, res) => {
+    const app = await startHttpServer((_req, res) => {
       res.on('close', () => (appSawClose = !res.writableFinished));
       setTimeout(() => res.end('late'), 3000).unref();
-      void req;
     });
-    cleanup.push(app.close);
+    cleanup.push(() => app.close());
     const sc = await startSidecar(app.port, { limits: { maxHeaderBytes: 16384, maxHeaders: 100, headerTimeoutMs: 5000, idleTimeoutMs: 30000, responseTimeoutMs: 300 } });
-    cleanup.push(sc.close);
+    cleanup.push(() => sc.close());
     const started = Date.now();
     const res = await fetch(`http://127.0.0.1:${sc.port}/slow`);
     assert.equal(res.status, 504);
@@ -124,9 +121,9 @@ describe('proxy-made errors', () => {
       if (req.url === '/reset') req.socket.destroy();
       else res.end('ok');
     });
-    cleanup.push(app.close);
+    cleanup.push(() => app.close());
     const sc = await startSidecar(app.port);
-    cleanup.push(sc.close);
+    cleanup.push(() => sc.close());
     const raw = await rawExchange(sc.port, 'GET /reset HTTP/1.1\r\nHost: a\r\n\r\nGET /fine HTTP/1.1\r\nHost: a\r\n\r\n', {
       until: (s) => splitResponses(s).length === 2,
     });
@@ -144,9 +141,9 @@ describe('proxy-made errors', () => {
       res.write('x'.repeat(100));
       setTimeout(() => res.socket?.destroy(), 50);
     });
-    cleanup.push(app.close);
+    cleanup.push(() => app.close());
     const sc = await startSidecar(app.port);
-    cleanup.push(sc.close);
+    cleanup.push(() => sc.close());
     const res = await fetch(`http://127.0.0.1:${sc.port}/partial`);
     assert.equal(res.status, 200);
     await assert.rejects(res.text());
@@ -158,13 +155,12 @@ describe('proxy-made errors', () => {
   test('client goes away → client_abort, and the upstream request is cancelled', async () => {
     let appSawAbort = false;
     const app = await startHttpServer((req, res) => {
-      req.on('close', () => undefined);
       res.on('close', () => (appSawAbort = !res.writableFinished));
       setTimeout(() => res.end('late'), 5000).unref();
     });
-    cleanup.push(app.close);
+    cleanup.push(() => app.close());
     const sc = await startSidecar(app.port);
-    cleanup.push(sc.close);
+    cleanup.push(() => sc.close());
     const socket = net.connect(sc.port, '127.0.0.1');
     socket.write('GET /wait HTTP/1.1\r\nHost: a\r\n\r\n');
     await waitFor(() => app.server.listenerCount('request') > 0 && sc.sidecar.connectionCount() === 1);
@@ -180,9 +176,9 @@ describe('proxy-made errors', () => {
     // The app closes every idle keep-alive connection after 100 ms.
     const app = await startHttpServer((_req, res) => res.end('ok'));
     app.server.keepAliveTimeout = 100;
-    cleanup.push(app.close);
+    cleanup.push(() => app.close());
     const sc = await startSidecar(app.port);
-    cleanup.push(sc.close);
+    cleanup.push(() => sc.close());
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const get = (): Promise<number> =>
       new Promise((resolve, reject) => {
@@ -209,7 +205,7 @@ describe('readiness and drain', () => {
   test('/livez, and /readyz follows the app', async () => {
     const app = await startHttpServer((_req, res) => res.end('ok'));
     const sc = await startSidecar(app.port);
-    cleanup.push(sc.close);
+    cleanup.push(() => sc.close());
     const admin = `http://127.0.0.1:${sc.adminPort}`;
     assert.equal((await fetch(`${admin}/livez`)).status, 200);
     assert.equal((await fetch(`${admin}/readyz`)).status, 200);
@@ -224,9 +220,9 @@ describe('readiness and drain', () => {
     const app = await startHttpServer((req, res) => {
       setTimeout(() => res.end(`done ${req.url ?? ''}`), 300);
     });
-    cleanup.push(app.close);
+    cleanup.push(() => app.close());
     const sc: TestSidecar = await startSidecar(app.port);
-    cleanup.push(sc.close);
+    cleanup.push(() => sc.close());
     const idle = net.connect(sc.port, '127.0.0.1');
     let idleClosed = false;
     idle.on('close', () => (idleClosed = true));

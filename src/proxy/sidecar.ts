@@ -7,15 +7,14 @@
  * say "draining" until the very end.
  */
 import type { AddressInfo } from 'node:net';
-import type http from 'node:http';
 import { UpstreamPool } from './pool.ts';
 import { GcPacer } from './memory.ts';
 import type { Target } from './pool.ts';
 import { Listener } from './listener.ts';
 import type { ListenerLimits, ProxyRuntime } from './listener.ts';
 import { Destinations, serviceOfHost } from './destinations.ts';
-import { createAdminServer, listenHttp } from './admin.ts';
-import type { AdminHandler } from './admin.ts';
+import { createAdminServer } from './admin.ts';
+import type { AdminHandler, AdminServer } from './admin.ts';
 import type { HostPort } from '../config/options.ts';
 import type { Identity, TelemetrySink } from '../telemetry/model.ts';
 import type { Logger } from '../log.ts';
@@ -69,7 +68,7 @@ export async function createSidecar(config: SidecarConfig, deps: SidecarDeps): P
   const runtime: ProxyRuntime = { sink: deps.sink, pool, log: deps.log, draining: false, localService: config.identity.service, gc: new GcPacer() };
   const destinations = new Destinations(config.resolve);
   const listeners: Listener[] = [];
-  let admin: http.Server | null = null;
+  let admin: AdminServer | null = null;
 
   const closeAll = async (): Promise<void> => {
     for (const l of listeners) l.destroyAll();
@@ -77,14 +76,13 @@ export async function createSidecar(config: SidecarConfig, deps: SidecarDeps): P
     if (admin) {
       const a = admin;
       admin = null;
-      a.closeAllConnections();
-      await new Promise<void>((r) => a.close(() => r()));
+      await a.close();
     }
   };
 
   try {
     admin = createAdminServer({ app: config.app, isDraining: () => runtime.draining, metrics: deps.metrics, ...(deps.adminRoutes ? { routes: deps.adminRoutes } : {}) });
-    const adminAddress = await listenHttp(admin, config.admin);
+    const adminAddress = await admin.listen(config.admin);
 
     const appTarget: Target = { key: `${config.app.host}:${config.app.port}`, host: config.app.host, port: config.app.port, peer: '' };
     const inbound = new Listener(
