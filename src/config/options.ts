@@ -86,7 +86,7 @@ export function formatHostPort(hp: HostPort): string {
   return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
 }
 
-function convert(name: string, spec: OptionSpec, raw: string | boolean | string[], source: string): unknown {
+function convert(spec: OptionSpec, raw: string | boolean | string[], source: string): unknown {
   try {
     switch (spec.type) {
       case 'boolean': {
@@ -114,7 +114,7 @@ function convert(name: string, spec: OptionSpec, raw: string | boolean | string[
         return String(raw);
     }
   } catch (err) {
-    throw new UsageError(`${source} ${name}: ${(err as Error).message}`);
+    throw new UsageError(`${source}: ${(err as Error).message}`);
   }
 }
 
@@ -172,9 +172,9 @@ export function parseCommand<T extends OptionTable>(
     const flag = given[name];
     const envKey = spec.env === false ? undefined : (spec.env ?? envName(name));
     const fromEnv = envKey ? env[envKey] : undefined;
-    if (flag !== undefined) values[name] = convert(name, spec, flag, 'flag --');
-    else if (fromEnv !== undefined && fromEnv !== '') values[name] = convert(name, spec, fromEnv, `env ${envKey!}, for`);
-    else if (spec.default !== undefined) values[name] = convert(name, spec, spec.default, 'default of');
+    if (flag !== undefined) values[name] = convert(spec, flag, `--${name}`);
+    else if (fromEnv !== undefined && fromEnv !== '') values[name] = convert(spec, fromEnv, `${envKey!} (--${name})`);
+    else if (spec.default !== undefined) values[name] = convert(spec, spec.default, `default of --${name}`);
     else if (spec.type === 'boolean') values[name] = false;
     else if (spec.type === 'list') values[name] = [];
     else values[name] = undefined;
