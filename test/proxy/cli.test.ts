@@ -93,3 +93,13 @@ test('version', async () => {
   assert.equal(r.code, 0);
   assert.match(r.stdout, /^skiff \d+\.\d+\.\d+ \(node v24\./);
 });
+
+test('doctor checks this machine and exits 0 when the required parts are there', async () => {
+  const r = await runSkiffToEnd(['doctor']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^ok\s+node\s+v24\./m);
+  assert.match(r.stdout, /loopback/);
+  const bad = await runSkiffToEnd(['doctor', '--dashboard', 'http://127.0.0.1:1']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stdout, /FAIL\s+dashboard\s+unreachable/);
+});
