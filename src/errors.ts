@@ -40,7 +40,7 @@ export class UsageError extends SkiffError {
 /** A one-line, human-readable reason for any thrown value (no stack traces for users). */
 export function describeError(err: unknown): string {
   if (err instanceof Error) {
-    const sys = err as NodeJS.ErrnoException;
+    const sys = err as NodeJS.ErrnoException & { address?: string; port?: number };
     if (sys.code && sys.syscall && !(err instanceof SkiffError)) {
       return `${sys.syscall} ${sys.code}${sys.address ? ` ${sys.address}${sys.port ? `:${sys.port}` : ''}` : ''}`;
     }

@@ -63,6 +63,13 @@ function concat(a: Buffer | null, b: Buffer): Buffer {
 
 const EMPTY = Buffer.alloc(0);
 
+/** Keeps a copy of at most `limit` bytes of a body for a tap; returns the new count. */
+function sampleInto(list: Buffer[], have: number, limit: number, b: Buffer, s: number, e: number): number {
+  const n = Math.min(e - s, limit - have);
+  if (n > 0) list.push(Buffer.from(b.subarray(s, s + n)));
+  return have + Math.max(n, 0);
+}
+
 /** One request/response exchange on a connection. */
 class Exchange {
   readonly head: RequestHead;
@@ -98,6 +105,12 @@ class Exchange {
   responseHeaders: Record<string, string> | undefined;
   /** Any byte of the response received from the app (a retry is only safe before that). */
   respStarted = false;
+  /** Body bytes to sample for a tap (0: none — the usual case, one check per chunk). */
+  sample = 0;
+  reqSample: Buffer[] | null = null;
+  reqSampled = 0;
+  respSample: Buffer[] | null = null;
+  respSampled = 0;
 
   constructor(head: RequestHead, target: Target, peer: string, t0: number, startTime: number, requestId: string, upstreamHead: string) {
     this.head = head;
@@ -379,6 +392,12 @@ export class ClientConnection implements UpstreamOwner {
     out += '\r\n';
 
     const ex = new Exchange(head, target, peer, this.#headStart || tHead, this.#headStartTime || Date.now(), requestId, out);
+    const sample = rt.sink.wantsBodies;
+    if (sample > 0) {
+      ex.sample = sample;
+      ex.reqSample = [];
+      ex.respSample = [];
+    }
     this.#headStart = 0;
     this.#headStartTime = 0;
     this.#ex = ex;
@@ -423,6 +442,7 @@ export class ClientConnection implements UpstreamOwner {
       end = start + take;
       ex.reqRemaining -= take;
       ex.reqBytes += take;
+      if (ex.reqSample && ex.reqSampled < ex.sample) ex.reqSampled = sampleInto(ex.reqSample, ex.reqSampled, ex.sample, chunk, start, end);
       if (take > 0 && !up.socket.write(start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end))) {
         this.#pauseClientForUpstream();
       }
@@ -430,7 +450,11 @@ export class ClientConnection implements UpstreamOwner {
     } else {
       const scanner = ex.reqScanner!;
       try {
-        end = scanner.scan(chunk, start);
+        end = ex.reqSample
+          ? scanner.scan(chunk, start, (b, bs, be) => {
+              if (ex.reqSample && ex.reqSampled < ex.sample) ex.reqSampled = sampleInto(ex.reqSample, ex.reqSampled, ex.sample, b, bs, be);
+            })
+          : scanner.scan(chunk, start);
       } catch (err) {
         if (!(err instanceof HttpParseError)) throw err;
         // Part of the body may already be with the app: cancel that request by closing its
@@ -764,6 +788,7 @@ export class ClientConnection implements UpstreamOwner {
       case 1: {
         const take = Math.min(ex.respRemaining, chunk.length - start);
         if (take > 0) this.#writeClient(start === 0 && take === chunk.length ? chunk : chunk.subarray(start, start + take));
+        if (ex.respSample && ex.respSampled < ex.sample) ex.respSampled = sampleInto(ex.respSample, ex.respSampled, ex.sample, chunk, start, start + take);
         ex.respRemaining -= take;
         ex.respBytes += take;
         if (ex.respRemaining === 0) {
@@ -776,7 +801,14 @@ export class ClientConnection implements UpstreamOwner {
         const scanner = ex.respScanner!;
         let end: number;
         try {
-          end = ex.dechunk ? scanner.scan(chunk, start, (b, s, e) => this.#writeClient(b.subarray(s, e))) : scanner.scan(chunk, start);
+          const sampling = ex.respSample !== null && ex.respSampled < ex.sample;
+          end =
+            ex.dechunk || sampling
+              ? scanner.scan(chunk, start, (b, bs, be) => {
+                  if (ex.dechunk) this.#writeClient(b.subarray(bs, be));
+                  if (ex.respSample && ex.respSampled < ex.sample) ex.respSampled = sampleInto(ex.respSample, ex.respSampled, ex.sample, b, bs, be);
+                })
+              : scanner.scan(chunk, start);
         } catch (err) {
           if (!(err instanceof HttpParseError)) throw err;
           // The response has started: all we can do is cut the client connection, so it
@@ -795,6 +827,7 @@ export class ClientConnection implements UpstreamOwner {
         return;
       }
       case 3:
+        if (ex.respSample && ex.respSampled < ex.sample) ex.respSampled = sampleInto(ex.respSample, ex.respSampled, ex.sample, chunk, start, chunk.length);
         ex.respBytes += chunk.length - start;
         this.#writeClient(start === 0 ? chunk : chunk.subarray(start));
         return;
@@ -947,6 +980,7 @@ export class ClientConnection implements UpstreamOwner {
       requestId: ex.requestId,
       ...(h.headers ? { requestHeaders: h.headers } : {}),
       ...(ex.responseHeaders ? { responseHeaders: ex.responseHeaders } : {}),
+      ...(ex.reqSample ? { requestBody: Buffer.concat(ex.reqSample), responseBody: Buffer.concat(ex.respSample ?? []) } : {}),
     });
   }
 

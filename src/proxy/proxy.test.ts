@@ -248,3 +248,39 @@ describe('readiness and drain', () => {
     assert.equal(sc.records.filter((r) => r.statusCode === 200).length, 5);
   });
 });
+
+describe('body sampling for taps', () => {
+  test('off by default; while a tap asks, the first N body bytes are kept (chunked decoded), capped', async () => {
+    const app = await startHttpServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.write('response-part-one;');
+        res.end('response-part-two');
+      });
+    });
+    const sc = await startSidecar(app.port);
+    try {
+      await fetch(`http://127.0.0.1:${sc.port}/a`, { method: 'POST', body: 'hello request body' });
+      await waitFor(() => sc.records.length === 1);
+      assert.equal(sc.records[0]!.requestBody, undefined, 'no sampling without a tap');
+      const sampled: { req: string; res: string }[] = [];
+      const detach = sc.recorder.onRequest((r) => sampled.push({ req: r.requestBody?.toString() ?? '', res: r.responseBody?.toString() ?? '' }), { bodyBytes: 10 });
+      // A chunked request (a stream body) and a chunked response.
+      const stream = new ReadableStream<Uint8Array>({
+        start(c) {
+          c.enqueue(new TextEncoder().encode('chunk-one;'));
+          c.enqueue(new TextEncoder().encode('chunk-two'));
+          c.close();
+        },
+      });
+      await (await fetch(`http://127.0.0.1:${sc.port}/b`, { method: 'POST', body: stream, duplex: 'half' } as RequestInit)).text();
+      await waitFor(() => sampled.length === 1);
+      assert.deepEqual(sampled[0], { req: 'chunk-one;', res: 'response-p' });
+      detach();
+      assert.equal(sc.recorder.wantsBodies, 0);
+    } finally {
+      await sc.close();
+      await app.close();
+    }
+  });
+});

@@ -55,6 +55,9 @@ export interface RequestRecord {
   /** Request and response heads, only collected while a tap with headers is attached. */
   requestHeaders?: Record<string, string>;
   responseHeaders?: Record<string, string>;
+  /** The first bytes of each body (decoded from chunked), only while a tap sampling bodies is attached. */
+  requestBody?: Buffer;
+  responseBody?: Buffer;
 }
 
 /**
@@ -108,4 +111,6 @@ export interface TelemetrySink {
   recordRequest(record: RequestRecord): void;
   /** True while a consumer (a tap asking for headers) wants request/response heads collected. */
   readonly wantsHeaders: boolean;
+  /** Body bytes to sample per message while a tap asks for bodies; 0 (the usual case) = none. */
+  readonly wantsBodies: number;
 }
