@@ -2,7 +2,7 @@
  * `skiff proxy`: the sidecar process. Parses options, builds the recorder, the sidecar and the
  * reporter, then waits for SIGTERM/SIGINT and drains.
  */
-import { hostname } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import type { Command } from '../cli/io.ts';
 import { formatHelp, formatHostPort, parseCommand } from '../config/options.ts';
 import { SkiffError, ErrorCodes, UsageError, describeError } from '../errors.ts';
@@ -15,6 +15,30 @@ import { proxyOptions } from './options.ts';
 import { buildSidecarConfig } from './config.ts';
 import { createSidecar } from './sidecar.ts';
 import type { MetricFamily } from '../telemetry/prometheus.ts';
+
+/**
+ * The admin URL the dashboard should use for live taps: loopback stays loopback (a local
+ * mesh); a wildcard bind is advertised at the pod's IP (Downward API `POD_IP`) or, failing
+ * that, this host's first non-internal IPv4 address.
+ */
+export function advertisedAdmin(address: string, port: number, env: Readonly<Record<string, string | undefined>>): string | undefined {
+  const wildcard = address === '0.0.0.0' || address === '::';
+  let host = address;
+  if (wildcard) {
+    host = env.POD_IP ?? '';
+    if (!host) {
+      for (const list of Object.values(networkInterfaces())) {
+        const a = list?.find((i) => i.family === 'IPv4' && !i.internal);
+        if (a) {
+          host = a.address;
+          break;
+        }
+      }
+    }
+    if (!host) return undefined;
+  }
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
 
 export const proxyCommand: Command = {
   name: 'proxy',
@@ -54,6 +78,7 @@ export const proxyCommand: Command = {
         takeDelta: () => recorder.takeDelta(),
         readResources: () => readResources(),
         log: log.child('reporter'),
+        admin: v['admin-url'] ?? advertisedAdmin(sidecar.admin.address, sidecar.admin.port, io.env),
       });
       recorder.addCollector(() => reporter?.families() ?? []);
       reporter.start();

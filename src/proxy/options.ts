@@ -9,6 +9,7 @@ export const proxyOptions = {
   listen: { type: 'hostport', default: '0.0.0.0:15001', placeholder: 'HOST:PORT', description: 'inbound listener: where traffic meant for the app arrives' },
   app: { type: 'hostport', default: '127.0.0.1:8080', placeholder: 'HOST:PORT', description: 'the app the inbound traffic is forwarded to' },
   admin: { type: 'hostport', default: '127.0.0.1:15000', placeholder: 'HOST:PORT', description: 'admin listener (/livez, /readyz, /metrics, /tap); keep it on loopback unless scraped from outside' },
+  'admin-url': { type: 'string', placeholder: 'URL', defaultDoc: 'http://127.0.0.1:PORT for a loopback --admin, else http://$POD_IP:PORT', description: 'where the dashboard reaches this admin port for live taps (sent in reports)' },
   service: { type: 'string', placeholder: 'NAME', defaultDoc: 'SKIFF_SERVICE, else the pod name without its hash suffixes, else the hostname', description: 'service name used in telemetry' },
   namespace: { type: 'string', placeholder: 'NAME', defaultDoc: 'POD_NAMESPACE, else "default"', description: 'namespace used in telemetry' },
   pod: { type: 'string', placeholder: 'NAME', defaultDoc: 'POD_NAME, else the hostname', description: 'pod name used in telemetry' },

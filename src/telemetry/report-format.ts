@@ -54,4 +54,9 @@ export interface ReportV1 {
   tcp: TcpSeriesDelta[];
   /** Reports this sidecar dropped since it started because its queue was full (for gap display). */
   droppedReports: number;
+  /**
+   * Where the dashboard can reach this sidecar's admin port for live taps (`http://10.1.2.3:15000`);
+   * optional: absent when the admin port is not reachable from outside the pod.
+   */
+  admin?: string;
 }

@@ -212,7 +212,14 @@ function parseReport(value: unknown): ReportV1 {
     requests,
     tcp,
     droppedReports: count(value.droppedReports, 'droppedReports'),
+    ...(value.admin === undefined ? {} : { admin: adminUrl(value.admin) }),
   };
+}
+
+/** The optional admin URL: http(s), host and port only, bounded. */
+function adminUrl(v: unknown): string {
+  if (typeof v !== 'string' || v.length > 256 || !/^https?:\/\/[A-Za-z0-9.\-[\]:]+:\d{1,5}$/.test(v)) fail('admin', 'must be an http(s)://HOST:PORT URL');
+  return v;
 }
 
 /** Two entries with the same series key would be ambiguous for the store: reject them. */
@@ -236,6 +243,7 @@ export interface ReportParts {
   requests: RequestSeriesDelta[];
   tcp: TcpSeriesDelta[];
   droppedReports: number;
+  admin?: string | undefined;
 }
 
 /** Assembles a v1 report (the reporter's side; it is what `validateReport` accepts). */
@@ -251,5 +259,6 @@ export function buildReport(parts: ReportParts): ReportV1 {
     requests: parts.requests,
     tcp: parts.tcp,
     droppedReports: parts.droppedReports,
+    ...(parts.admin ? { admin: parts.admin } : {}),
   };
 }

@@ -49,6 +49,8 @@ export interface ReporterOptions {
   stopTimeoutMs?: number;
   /** Default: random per process. */
   sidecarId?: string;
+  /** Advertised admin URL for live taps (see ReportV1.admin). */
+  admin?: string | undefined;
   /** Bodies of at least this many bytes are sent gzip-compressed (sketches compress ~10×). Default 1024. */
   gzipMinBytes?: number;
 }
@@ -150,7 +152,7 @@ export function createReporter(options: ReporterOptions): Reporter {
     }
     seq++;
     const body = JSON.stringify(
-      buildReport({ sidecarId, seq, start: delta.start, end: delta.end, identity: options.identity, resources, requests: delta.requests, tcp: delta.tcp, droppedReports: stats.droppedQueueFull }),
+      buildReport({ sidecarId, seq, start: delta.start, end: delta.end, identity: options.identity, resources, requests: delta.requests, tcp: delta.tcp, droppedReports: stats.droppedQueueFull, admin: options.admin }),
     );
     const reportSeq = seq;
     const plainBytes = Buffer.byteLength(body);
