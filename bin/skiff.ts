@@ -12,11 +12,17 @@ enableCompileCache(process.env.SKIFF_COMPILE_CACHE);
 const { main } = await import('../src/cli/main.ts');
 
 const controller = new AbortController();
-let signals = 0;
+let firstSignalAt = 0;
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.on(sig, () => {
-    signals += 1;
-    if (signals > 1) process.exit(130);
+    // A terminal's Ctrl-C can reach us twice (directly and relayed by npm): a repeat within
+    // 500 ms is the same request; a later one means "stop now".
+    const now = Date.now();
+    if (firstSignalAt !== 0) {
+      if (now - firstSignalAt > 500) process.exit(130);
+      return;
+    }
+    firstSignalAt = now;
     controller.abort(sig);
   });
 }

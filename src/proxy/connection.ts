@@ -146,6 +146,8 @@ export class ClientConnection implements UpstreamOwner {
   #peer = '';
   #tunnelRecord: Exchange | null = null;
   #connectPending = false;
+  /** The destination of a CONNECT tunnel: every request inside it goes there. */
+  #connectTarget: Target | null = null;
   /** Where the bare-LF scan of a head that is still arriving resumes. */
   #lfScanFrom = 0;
   /** performance.now() deadline and what happens when it passes (see Listener.sweep). */
@@ -197,26 +199,9 @@ export class ClientConnection implements UpstreamOwner {
     this.#bytesIn += chunk.length;
     this.#l.runtime.gc.account(chunk.length);
     switch (this.#phase) {
-      case DETECT: {
-        this.#buf = concat(this.#buf, chunk);
-        if (this.#headStart === 0) this.#markHeadStart();
-        const verdict = detectProtocol(this.#buf, this.#l.config.limits.maxHeaderBytes);
-        if (verdict === 'more') {
-          // Deciding must not give a slow client more time than the header timeout.
-          if (this.deadlineKind !== 'header') this.#setDeadline('header', this.#l.config.limits.headerTimeoutMs);
-          return;
-        }
-        if (verdict === 'opaque') {
-          const initial = this.#buf;
-          this.#buf = null;
-          this.#startOpaque(initial);
-          return;
-        }
-        this.#phase = HEAD;
-        if (this.deadlineKind !== 'header') this.#setDeadline('header', this.#l.config.limits.headerTimeoutMs);
-        this.#processHead();
+      case DETECT:
+        this.#detect(chunk);
         return;
-      }
       case HEAD:
         if (this.#buf === null || this.#buf.length === 0) {
           this.#markHeadStart();
@@ -245,6 +230,27 @@ export class ClientConnection implements UpstreamOwner {
       default:
         return;
     }
+  }
+
+  /** First client bytes (or the first bytes inside a CONNECT tunnel): HTTP or opaque? */
+  #detect(chunk: Buffer): void {
+    this.#buf = concat(this.#buf, chunk);
+    if (this.#headStart === 0) this.#markHeadStart();
+    const verdict = detectProtocol(this.#buf, this.#l.config.limits.maxHeaderBytes);
+    if (verdict === 'more') {
+      // Deciding must not give a slow client more time than the header timeout.
+      if (this.deadlineKind !== 'header') this.#setDeadline('header', this.#l.config.limits.headerTimeoutMs);
+      return;
+    }
+    if (verdict === 'opaque') {
+      const initial = this.#buf;
+      this.#buf = null;
+      this.#startOpaque(initial);
+      return;
+    }
+    this.#phase = HEAD;
+    if (this.deadlineKind !== 'header') this.#setDeadline('header', this.#l.config.limits.headerTimeoutMs);
+    this.#processHead();
   }
 
   #markHeadStart(): void {
@@ -329,7 +335,7 @@ export class ClientConnection implements UpstreamOwner {
 
     if (head.method !== 'CONNECT' || cfg.mode !== 'proxy') this.#setProtocol('http');
     if (head.method === 'CONNECT') {
-      if (cfg.mode === 'proxy') {
+      if (cfg.mode === 'proxy' && !this.#connectTarget) {
         this.#startConnect(head, rest);
         return;
       }
@@ -341,8 +347,9 @@ export class ClientConnection implements UpstreamOwner {
     let target: Target;
     let forwardTarget = head.target;
     let addHost = '';
-    if (cfg.target) {
-      target = cfg.target;
+    const fixed = this.#connectTarget ?? cfg.target;
+    if (fixed) {
+      target = fixed;
     } else {
       let authority = head.host;
       if (head.target[0] !== '/' && head.target !== '*') {
@@ -876,6 +883,14 @@ export class ClientConnection implements UpstreamOwner {
     if (up !== this.#up) return;
     this.#up = null;
     this.#upPaused = false;
+    if (this.#connectPending) {
+      this.#connectPending = false;
+      this.#phase = CLOSED;
+      this.#setProtocol('opaque');
+      this.#proxyErrorRaw(503, 'upstream_refused', `could not connect to ${printable(up.target.key)}`, true);
+      this.client.end();
+      return;
+    }
     if (this.#pausedForUpstream) {
       this.#pausedForUpstream = false;
       if (this.#phase !== CLOSED) this.client.resume();
@@ -883,13 +898,6 @@ export class ClientConnection implements UpstreamOwner {
     switch (this.#phase) {
       case OPAQUE:
       case TUNNEL:
-        if (this.#connectPending) {
-          this.#connectPending = false;
-          this.#phase = CLOSED;
-          this.#proxyErrorRaw(503, 'upstream_refused', `could not connect to ${printable(up.target.key)}`, true);
-          this.client.end();
-          return;
-        }
         this.client.end();
         return;
       case CLOSED:
@@ -1163,17 +1171,19 @@ export class ClientConnection implements UpstreamOwner {
       this.#reject(400, 'bad_request', 'CONNECT needs host:port');
       return;
     }
-    // Counted as TCP (skiff_tcp_*), not as an HTTP request: the tunnel's content is opaque.
-    this.#setProtocol('opaque');
+    // What flows inside the tunnel is detected like any new connection: TLS stays opaque
+    // (counted in skiff_tcp_*), but plain HTTP is parsed and recorded request by request —
+    // Node's fetch, with NODE_USE_ENV_PROXY, tunnels even http:// calls through CONNECT.
     this.#peer = resolved.peer;
+    this.#connectTarget = resolved;
+    this.#headStart = 0;
+    this.#headStartTime = 0;
     this.#releaseUpstream();
     this.#up = this.#l.runtime.pool.acquireFresh(resolved, this);
     this.#connectPending = true;
-    this.#phase = OPAQUE;
-    this.#clearDeadline();
-    // Bytes the client sent after the CONNECT head (a TLS ClientHello) wait in the socket's
-    // buffer until the connection is up.
-    if (rest.length > 0) this.#up.socket.write(rest);
+    this.#phase = DETECT;
+    this.#setDeadline('idle', this.#l.config.limits.idleTimeoutMs);
+    if (rest.length > 0) this.#detect(rest);
   }
 }
 

@@ -74,7 +74,8 @@ test('declared upstream port: plain HTTP to a local port reaches the named servi
   await waitFor(() => reviews.records.some((r) => r.path === '/books/8' && r.peer === 'frontend'));
 });
 
-test('CONNECT tunnels are relayed and counted as outbound TCP to the destination', async () => {
+test('CONNECT tunnels carrying plain HTTP (what fetch does with NODE_USE_ENV_PROXY) are recorded request by request', async () => {
+  const before = frontend.records.length;
   const reply = await new Promise<string>((resolve, reject) => {
     const s = net.connect(frontend.sidecar.outbound!.port, '127.0.0.1');
     let got = '';
@@ -82,7 +83,7 @@ test('CONNECT tunnels are relayed and counted as outbound TCP to the destination
     s.on('data', (c: Buffer) => {
       got += c.toString();
       if (got === 'HTTP/1.1 200 Connection Established\r\n\r\n') {
-        s.write('GET /tunnelled HTTP/1.1\r\nHost: reviews\r\nConnection: close\r\n\r\n');
+        s.write('GET /tunnelled HTTP/1.1\r\nHost: reviews:9080\r\nConnection: close\r\n\r\n');
       }
     });
     s.on('end', () => resolve(got));
@@ -90,9 +91,48 @@ test('CONNECT tunnels are relayed and counted as outbound TCP to the destination
   });
   assert.match(reply, /^HTTP\/1\.1 200 Connection Established\r\n\r\nHTTP\/1\.1 200 OK/);
   assert.match(reply, /reviews for \/tunnelled$/);
-  // The tunnel is counted when it opens; its bytes when it closes.
-  const text = await frontend.metrics();
-  assert.match(text, /skiff_tcp_connections_total\{[^\n]*direction="outbound",peer="reviews",protocol="opaque"\} 1/);
+  await waitFor(() => frontend.records.length === before + 1);
+  const r = frontend.records.at(-1)!;
+  assert.equal(r.direction, 'outbound');
+  assert.equal(r.peer, 'reviews');
+  assert.equal(r.path, '/tunnelled');
+  await waitFor(() => reviews.records.some((x) => x.path === '/tunnelled' && x.peer === 'frontend'));
+});
+
+test('CONNECT tunnels carrying TLS (or anything not HTTP) are relayed and counted as outbound TCP', async () => {
+  // A TLS-speaking "server": it answers any bytes with a fixed blob.
+  const tlsish = net.createServer((s) => s.on('data', () => s.end(Buffer.from([0x16, 0x03, 0x03, 0x00, 0x01, 0x02]))));
+  await new Promise<void>((r) => tlsish.listen(0, '127.0.0.1', r));
+  const port = (tlsish.address() as net.AddressInfo).port;
+  try {
+    const got = await new Promise<Buffer>((resolve, reject) => {
+      const s = net.connect(frontend.sidecar.outbound!.port, '127.0.0.1');
+      const chunks: Buffer[] = [];
+      let established = false;
+      s.write(`CONNECT 127.0.0.1:${port} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+      s.on('data', (c: Buffer) => {
+        if (!established) {
+          established = c.toString('latin1').startsWith('HTTP/1.1 200');
+          s.write(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5])); // a ClientHello-like record
+          return;
+        }
+        chunks.push(c);
+      });
+      s.on('end', () => resolve(Buffer.concat(chunks)));
+      s.on('error', reject);
+    });
+    assert.deepEqual([...got], [0x16, 0x03, 0x03, 0x00, 0x01, 0x02]);
+    // TCP series are recorded when the connection closes.
+    const want = /skiff_tcp_connections_total\{[^\n]*direction="outbound",peer="127\.0\.0\.1",protocol="opaque"\} 1/;
+    let text = '';
+    for (let i = 0; i < 100 && !want.test(text); i++) {
+      text = await frontend.metrics();
+      if (!want.test(text)) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.match(text, want);
+  } finally {
+    tlsish.close();
+  }
 });
 
 test('an unreachable destination gives 503 upstream_refused to the app', async () => {

@@ -4,7 +4,7 @@
  * nothing they started outlives the test.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,7 +80,8 @@ export interface Up extends Proc {
 
 /** Writes `yaml` to a temp dir as skiff.yaml, runs `skiff up` on it and waits until it is running. */
 export async function startUp(yaml: string, timeoutMs = 90_000): Promise<Up> {
-  const dir = mkdtempSync(join(tmpdir(), 'skiff-up-'));
+  // The real path: it is compared with /proc/PID/cwd.
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), 'skiff-up-')));
   writeFileSync(join(dir, 'skiff.yaml'), yaml);
   const proc = skiff(['up', '-f', join(dir, 'skiff.yaml'), '--color', 'never'], { cwd: dir });
   const seenPids = new Set<number>();
@@ -106,7 +107,7 @@ export async function startUp(yaml: string, timeoutMs = 90_000): Promise<Up> {
   try {
     login = await eventually(
       'skiff up to print the dashboard URL',
-      async () => {
+      () => {
         if (proc.child.exitCode !== null) throw new Error(`skiff up exited with ${proc.child.exitCode}: ${proc.stderr()}`);
         return /(http:\/\/127\.0\.0\.1:\d+)\/login\?token=(\S+)/.exec(proc.stdout());
       },
@@ -141,4 +142,21 @@ export function survivors(pids: Iterable<number>): number[] {
     for (const m of groupMembers(pid)) left.add(m);
   }
   return [...left];
+}
+
+/**
+ * Pids of processes whose working directory is `dir` (Linux /proc): every process `skiff up`
+ * starts for a file runs in the file's directory, so this finds leftovers without knowing pids.
+ */
+export function processesIn(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/cwd`) === dir && pidAlive(Number(entry))) pids.push(Number(entry));
+    } catch {
+      // Gone meanwhile, or not ours to inspect.
+    }
+  }
+  return pids;
 }

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EdgesResponse, ServicesResponse } from '../../src/dashboard/api-types.ts';
-import { FIXTURES, NODE, eventually, get, startUp, survivors, type Up } from './helpers.ts';
+import { FIXTURES, NODE, eventually, get, processesIn, startUp, survivors, type Up } from './helpers.ts';
 
 const HOP = join(FIXTURES, 'hop.ts');
 const YAML = `
@@ -67,7 +67,7 @@ async function expectCounts(expected: Counts): Promise<void> {
 
 let sent = 0;
 
-test('every service and every edge appears with exact counts (HTTP_PROXY and declared upstream ports)', async () => {
+void test('every service and every edge appears with exact counts (HTTP_PROXY and declared upstream ports)', async () => {
   const a = Number(up.state().services.a!.address.split(':')[1]);
   for (let i = 0; i < 24; i++) assert.equal((await get(a, '/chain')).status, 200, `request ${i}`);
   // a calls b through its declared upstream port (SKIFF_UPSTREAM_B) instead of HTTP_PROXY.
@@ -82,7 +82,7 @@ test('every service and every edge appears with exact counts (HTTP_PROXY and dec
   assert.equal(services.services.find((s) => s.name === 'c')?.namespace, 'e2e');
 });
 
-test('killing an app shows errors on its callers\' edge, and the app is restarted', async () => {
+void test('killing an app shows errors on its callers\' edge, and the app is restarted', async () => {
   const before = up.state().services.b!.replicas[0]!;
   const a = Number(up.state().services.a!.address.split(':')[1]);
   process.kill(-before.app.pid!, 'SIGKILL');
@@ -127,15 +127,17 @@ test('killing an app shows errors on its callers\' edge, and the app is restarte
   assert.equal(proxyErrors, failed, `b's sidecar recorded each failed call as a proxy error: ${JSON.stringify(b.errors)}`);
 });
 
-test('Ctrl-C (SIGINT) stops everything: apps, sidecars and dashboard, and no process is left', async () => {
+void test('Ctrl-C (SIGINT) stops everything: apps, sidecars and dashboard, and no process is left', async () => {
   up.state();
   const pids = [...up.seenPids];
   assert.ok(pids.length >= 9, `expected at least 9 processes (4 apps, 4 sidecars, dashboard), saw ${pids.length}`);
   assert.ok(survivors(pids).length >= 9, 'they are running before the signal');
+  assert.ok(processesIn(up.dir).length >= 9, 'and run in the directory of skiff.yaml');
   up.child.kill('SIGINT');
   const code = await up.exited;
   assert.equal(code, 0, up.stderr());
   assert.deepEqual(survivors(pids), [], 'no process of the mesh is left');
+  assert.deepEqual(processesIn(up.dir), [], 'nothing runs in the directory of skiff.yaml');
   assert.equal(existsSync(join(up.dir, '.skiff', 'up.json')), false, 'up.json is removed');
   assert.match(up.stderr(), /up stopped/);
 });

@@ -1,0 +1,832 @@
+/**
+ * The dashboard's store: one SQLite file (`DATA/dashboard.db`, WAL) plus the open time buckets
+ * in memory.
+ *
+ * Write path (docs/dashboard.md, "Storage"):
+ * 1. `commit(batch)`: in ONE transaction, every report of the batch is recorded as seen
+ *    (`seen`, unique per sidecar id and seq: duplicates are recognised durably), its compact form
+ *    (codec.ts `encodeReport`: a quarter of the JSON) is
+ *    appended to `journal` with the 10 s bucket it counts in, and its sidecar's row is updated.
+ *    Only after COMMIT are the reports added to the open buckets in memory and acknowledged
+ *    (by the caller). With WAL and synchronous=NORMAL a committed transaction is in the WAL file
+ *    before COMMIT returns, so it survives the process being killed (kill -9); `fsync: true`
+ *    (synchronous=FULL) also survives power loss, at one fsync per batch.
+ * 2. `maintain(now)`: a 10 s bucket closes GRACE after its end. Closing writes its aggregates to
+ *    the `*_10s` tables and deletes its journal rows in one transaction, then merges it into the
+ *    open 1 min bucket; a closing minute is written to `*_1m` and merged into the open hour; a
+ *    closing hour is written to `*_1h`. Each level's watermark (`closedBefore`) is in `meta`.
+ * 3. On open, memory is rebuilt from what is stored: open 10 s buckets from the journal, the
+ *    open minute from 10 s rows after its watermark, the open hour from 1 min rows.
+ * Rows older than their level's retention are deleted by `maintain`.
+ *
+ * Everything here is synchronous (node:sqlite): callers batch, so that one commit serves many
+ * reports. Memory is bounded: open buckets (a few), sidecars (MAX_SIDECARS), seq windows.
+ */
+import { DatabaseSync } from 'node:sqlite';
+import type { StatementSync, SQLInputValue } from 'node:sqlite';
+import { join } from 'node:path';
+import type { Sketch } from '../telemetry/sketch.ts';
+import type { ReportV1 } from '../telemetry/report-format.ts';
+import { validateReport } from '../telemetry/report.ts';
+import { SkiffError, ErrorCodes } from '../errors.ts';
+import { silentLogger } from '../log.ts';
+import type { Logger } from '../log.ts';
+import { Bucket, addCounts, mergeSketch, mergeStats, mergePod } from './aggregate.ts';
+import type { CpuSample, PodAgg } from './aggregate.ts';
+import { decodeReport, encodeReport, encodeSketch } from './codec.ts';
+import type { SketchSource } from './codec.ts';
+import { DAY, HOUR, LEVELS, LEVEL_NAMES, MINUTE, SECOND, alignDown } from './window.ts';
+import type { LevelIndex, Span } from './window.ts';
+
+export const DB_FILE = 'dashboard.db';
+const SCHEMA_VERSION = 1;
+/** A bucket closes this long after its end: reports sent at the end of an interval arrive late. */
+export const GRACE = 5 * SECOND;
+/** Sequence numbers remembered per sidecar below its newest; older ones count as seen. */
+export const SEQ_WINDOW = 1024;
+/** Sidecars tracked at once; a report from one more is refused (503) until others expire. */
+export const MAX_SIDECARS = 100_000;
+/** A sidecar silent this long is forgotten (with its remembered sequence numbers). */
+export const SIDECAR_TTL = DAY;
+const HOUSEKEEPING_EVERY = MINUTE;
+/** How journal bodies are written (the `encoding` column, so that a later format can coexist). */
+const JOURNAL_ENCODING = 'report-v1';
+/** Memory for cached rows of written buckets (approximate: blob bytes plus a per-row overhead). */
+const ROW_CACHE_BYTES = 64 * 1024 * 1024;
+
+export interface Retention {
+  /** How long each level's buckets are kept: 10 s, 1 min, 1 h. */
+  tenSeconds: number;
+  minutes: number;
+  hours: number;
+}
+
+export const DEFAULT_RETENTION: Retention = { tenSeconds: 6 * HOUR, minutes: 7 * DAY, hours: 30 * DAY };
+/** Windows up to 1 h read 10 s buckets, up to 60 h 1 min buckets (see window.ts). */
+export const MIN_RETENTION: Retention = { tenSeconds: HOUR, minutes: 3 * DAY, hours: 3 * DAY };
+
+export interface StoreOptions {
+  /** Directory of the database file (must exist). */
+  dir: string;
+  /** Time of opening (ms since epoch): sets the first watermarks of a new store. */
+  now: number;
+  retention?: Partial<Retention>;
+  /** synchronous=FULL: fsync each commit (survives power loss, not only a crash). */
+  fsync?: boolean;
+  log?: Logger;
+}
+
+/** One accepted report on its way into the store. */
+export interface JournalItem {
+  report: ReportV1;
+  receivedAt: number;
+}
+
+export interface SidecarInfo {
+  sidecarId: string;
+  namespace: string;
+  service: string;
+  pod: string;
+  firstSeen: number;
+  lastSeen: number;
+  firstSeq: number;
+  maxSeq: number;
+  received: number;
+  /** What the sidecar says it dropped from its own queue since it started. */
+  droppedReports: number;
+}
+
+interface SidecarState extends SidecarInfo {
+  /** Ring bitmap of the seqs in (maxSeq − SEQ_WINDOW, maxSeq] that were stored. */
+  bits: Uint8Array;
+  /** Seen rows at or below this seq have been pruned. */
+  prunedTo: number;
+}
+
+/** Rows as the query side sees them: from a table (sketches as stored blobs) or an open bucket (Sketch). */
+export interface ServiceRow {
+  t: number;
+  namespace: string;
+  service: string;
+  requests: number;
+  ok: number;
+  latency: SketchSource;
+  requestBytes: SketchSource;
+  responseBytes: SketchSource;
+  errors: Readonly<Record<string, number>>;
+  statusCodes: Readonly<Record<string, number>>;
+  pods: Iterable<string>;
+}
+export interface RouteRowData {
+  t: number;
+  namespace: string;
+  service: string;
+  method: string;
+  route: string;
+  requests: number;
+  ok: number;
+  latency: SketchSource;
+  requestBytes: SketchSource;
+  responseBytes: SketchSource;
+}
+export interface EdgeRowData {
+  t: number;
+  namespace: string;
+  service: string;
+  peer: string;
+  requests: number;
+  ok: number;
+  latency: SketchSource;
+}
+export type PodRowData = PodAgg & { t: number };
+
+export interface ServiceKey {
+  namespace: string;
+  service: string;
+}
+
+type Row = Record<string, unknown>;
+/** Which part of a query's buckets: all, those written to tables, or the open ones in memory. */
+export type Part = 'all' | 'written' | 'open';
+
+const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v));
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
+const str = (v: unknown): string => (typeof v === 'string' ? v : String(v));
+const blob = (v: unknown): Uint8Array | null => (v instanceof Uint8Array ? v : null);
+
+function encode(s: Sketch): Uint8Array | null {
+  return s.isEmpty ? null : encodeSketch(s.toJSON());
+}
+
+function parseCounts(text: unknown): Record<string, number> {
+  if (typeof text !== 'string' || text === '{}') return {};
+  return JSON.parse(text) as Record<string, number>;
+}
+
+function schema(level: string): string {
+  return `
+    CREATE TABLE IF NOT EXISTS svc_${level} (
+      t INTEGER NOT NULL, namespace TEXT NOT NULL, service TEXT NOT NULL,
+      requests INTEGER NOT NULL, ok INTEGER NOT NULL,
+      latency BLOB, req_bytes BLOB, resp_bytes BLOB, req_total INTEGER NOT NULL, resp_total INTEGER NOT NULL,
+      errors TEXT NOT NULL, status TEXT NOT NULL,
+      pods TEXT NOT NULL, -- pod names, one per line (labels never hold control characters)
+      PRIMARY KEY (t, namespace, service)) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS svc_${level}_by_service ON svc_${level} (namespace, service, t);
+    CREATE TABLE IF NOT EXISTS route_${level} (
+      namespace TEXT NOT NULL, service TEXT NOT NULL, t INTEGER NOT NULL, method TEXT NOT NULL, route TEXT NOT NULL,
+      requests INTEGER NOT NULL, ok INTEGER NOT NULL, latency BLOB, req_bytes BLOB, resp_bytes BLOB,
+      PRIMARY KEY (namespace, service, t, method, route)) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS edge_${level} (
+      t INTEGER NOT NULL, namespace TEXT NOT NULL, service TEXT NOT NULL, peer TEXT NOT NULL,
+      requests INTEGER NOT NULL, ok INTEGER NOT NULL, latency BLOB,
+      PRIMARY KEY (t, namespace, service, peer)) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS pod_${level} (
+      namespace TEXT NOT NULL, service TEXT NOT NULL, t INTEGER NOT NULL, sidecar_id TEXT NOT NULL, pod TEXT NOT NULL,
+      requests INTEGER NOT NULL, reports INTEGER NOT NULL, min_seq INTEGER NOT NULL, max_seq INTEGER NOT NULL, last_seen INTEGER NOT NULL,
+      first_t INTEGER, first_cpu REAL, last_t INTEGER, last_cpu REAL,
+      memory INTEGER, cpu_limit REAL, memory_limit REAL, source TEXT,
+      PRIMARY KEY (namespace, service, t, sidecar_id)) WITHOUT ROWID;`;
+}
+
+const BASE_SCHEMA = `
+  CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS journal (
+    id INTEGER PRIMARY KEY, bucket INTEGER NOT NULL, received INTEGER NOT NULL, encoding TEXT NOT NULL, body BLOB NOT NULL);
+  CREATE INDEX IF NOT EXISTS journal_by_bucket ON journal (bucket);
+  CREATE TABLE IF NOT EXISTS seen (sidecar_id TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (sidecar_id, seq)) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS sidecars (
+    sidecar_id TEXT PRIMARY KEY, namespace TEXT NOT NULL, service TEXT NOT NULL, pod TEXT NOT NULL,
+    first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, first_seq INTEGER NOT NULL, max_seq INTEGER NOT NULL,
+    received INTEGER NOT NULL, dropped_reports INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS services (
+    namespace TEXT NOT NULL, service TEXT NOT NULL, last_seen INTEGER NOT NULL, PRIMARY KEY (namespace, service)) WITHOUT ROWID;`;
+
+export class DashboardStore {
+  readonly retention: Retention;
+  readonly path: string;
+  readonly #db: DatabaseSync;
+  readonly #log: Logger;
+  readonly #stmts = new Map<string, StatementSync>();
+  /** Open buckets per level, by start time. */
+  readonly #open: [Map<number, Bucket>, Map<number, Bucket>, Map<number, Bucket>] = [new Map<number, Bucket>(), new Map<number, Bucket>(), new Map<number, Bucket>()];
+  /** Per level: every bucket that starts before this is written to the level's tables. */
+  #closedBefore: [number, number, number] = [0, 0, 0];
+  readonly #sidecars = new Map<string, SidecarState>();
+  /** Services with stored rows (namespace NUL service → last bucket seen). */
+  readonly #services = new Map<string, ServiceKey & { lastSeen: number }>();
+  /** Rows of written buckets read by the global queries (services list, edges): they never change. */
+  readonly #rowCache = new RowCache(ROW_CACHE_BYTES);
+  #lastHousekeeping = 0;
+  #generation = 0;
+  #closed = false;
+
+  private constructor(options: StoreOptions) {
+    this.#log = options.log ?? silentLogger;
+    this.retention = { ...DEFAULT_RETENTION, ...options.retention };
+    this.path = join(options.dir, DB_FILE);
+    try {
+      this.#db = new DatabaseSync(this.path);
+      this.#db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.fsync ? 'FULL' : 'NORMAL'};`);
+      // Fewer, larger checkpoints: the journal writes a few MB/s at scale.
+      this.#db.exec('PRAGMA wal_autocheckpoint = 4000; PRAGMA journal_size_limit = 67108864; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;');
+      this.#db.exec(BASE_SCHEMA + LEVEL_NAMES.map(schema).join('\n'));
+      const version = this.#meta('schema');
+      if (version !== null && version !== SCHEMA_VERSION) {
+        throw new Error(`the store has schema ${version}; this skiff reads schema ${SCHEMA_VERSION}`);
+      }
+      this.#setMeta('schema', SCHEMA_VERSION);
+    } catch (err) {
+      throw new SkiffError(ErrorCodes.STORE, `cannot open the store ${this.path}: ${(err as Error).message}`, { cause: err });
+    }
+    this.#load(options.now);
+  }
+
+  /**
+   * Opens (or creates) the store in `dir` and rebuilds the open buckets from it.
+   * @example
+   * const store = DashboardStore.open({ dir: '.skiff/dashboard', now: Date.now() });
+   */
+  static open(options: StoreOptions): DashboardStore {
+    return new DashboardStore(options);
+  }
+
+  /** Changes whenever written rows may have been deleted (retention) or memory was rebuilt. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** Per level: buckets that start before this are in the level's tables. */
+  get closedBefore(): readonly number[] {
+    return this.#closedBefore;
+  }
+
+  // ─── write path ──────────────────────────────────────────────────────────────────────────
+
+  /** True when this report is already stored (or too far behind its sidecar to tell: see SEQ_WINDOW). */
+  isSeen(sidecarId: string, seq: number): boolean {
+    const s = this.#sidecars.get(sidecarId);
+    if (!s || seq > s.maxSeq) return false;
+    if (seq <= s.maxSeq - SEQ_WINDOW) return true;
+    return hasBit(s.bits, seq);
+  }
+
+  /** False when a report from this sidecar would exceed MAX_SIDECARS. */
+  canAdmit(sidecarId: string): boolean {
+    return this.#sidecars.has(sidecarId) || this.#sidecars.size < MAX_SIDECARS;
+  }
+
+  /**
+   * Stores a batch of new reports in one transaction; returns once they are committed (then
+   * they may be acknowledged). Throws (and stores nothing) when the database fails.
+   */
+  commit(items: readonly JournalItem[], now: number): void {
+    if (items.length === 0) return;
+    this.#assertOpen();
+    const current = alignDown(now, LEVELS[0]);
+    const buckets: number[] = [];
+    this.#transaction(() => {
+      const insertSeen = this.#stmt('INSERT INTO seen (sidecar_id, seq) VALUES (?, ?)');
+      const insertJournal = this.#stmt('INSERT INTO journal (bucket, received, encoding, body) VALUES (?, ?, ?, ?)');
+      const upsertSidecar = this.#stmt(`
+        INSERT INTO sidecars (sidecar_id, namespace, service, pod, first_seen, last_seen, first_seq, max_seq, received, dropped_reports)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
+        ON CONFLICT (sidecar_id) DO UPDATE SET namespace = excluded.namespace, service = excluded.service, pod = excluded.pod,
+          last_seen = max(last_seen, excluded.last_seen), first_seq = min(first_seq, excluded.first_seq),
+          max_seq = max(max_seq, excluded.max_seq), received = received + 1,
+          dropped_reports = max(dropped_reports, excluded.dropped_reports)`);
+      for (const { report: r, receivedAt } of items) {
+        const bucket = this.#bucketFor(r, current);
+        buckets.push(bucket);
+        insertSeen.run(r.sidecarId, r.seq);
+        insertJournal.run(bucket, receivedAt, JOURNAL_ENCODING, encodeReport(r));
+        const id = r.identity;
+        upsertSidecar.run(r.sidecarId, id.namespace, id.service, id.pod, receivedAt, receivedAt, r.seq, r.seq, r.droppedReports);
+      }
+    });
+    // Committed: now (and only now) the reports count.
+    items.forEach((item, i) => {
+      this.#markSeen(item.report, item.receivedAt);
+      this.#openBucket(0, buckets[i]!).addReport(item.report, item.receivedAt);
+    });
+  }
+
+  /**
+   * A report counts in the 10 s bucket holding its end (the sidecar's clock), but never in a
+   * bucket already written (a late retry counts now) nor in the future (clock skew).
+   */
+  #bucketFor(r: ReportV1, current: number): number {
+    const floor = this.#closedBefore[0];
+    let b = alignDown(r.end - 1, LEVELS[0]);
+    if (b > current) b = current;
+    if (b < floor) b = Math.max(current, floor);
+    return b;
+  }
+
+  #markSeen(r: ReportV1, receivedAt: number): void {
+    let s = this.#sidecars.get(r.sidecarId);
+    const id = r.identity;
+    if (!s) {
+      s = {
+        sidecarId: r.sidecarId, namespace: id.namespace, service: id.service, pod: id.pod, firstSeen: receivedAt, lastSeen: receivedAt,
+        firstSeq: r.seq, maxSeq: 0, received: 0, droppedReports: 0, bits: new Uint8Array(SEQ_WINDOW / 8), prunedTo: 0,
+      };
+      this.#sidecars.set(r.sidecarId, s);
+    }
+    s.namespace = id.namespace;
+    s.service = id.service;
+    s.pod = id.pod;
+    s.lastSeen = Math.max(s.lastSeen, receivedAt);
+    s.firstSeq = Math.min(s.firstSeq, r.seq);
+    s.received++;
+    s.droppedReports = Math.max(s.droppedReports, r.droppedReports);
+    advance(s, r.seq);
+  }
+
+  #openBucket(level: LevelIndex, t: number): Bucket {
+    const open = this.#open[level];
+    let b = open.get(t);
+    if (!b) {
+      b = new Bucket(t);
+      open.set(t, b);
+    }
+    return b;
+  }
+
+  /**
+   * Closes the buckets whose time has passed (GRACE after their end), rolls them up, and now and
+   * then deletes what retention no longer keeps. Call it every second or so.
+   */
+  maintain(now: number): void {
+    this.#assertOpen();
+    const target = LEVELS.map((l) => alignDown(now - GRACE, l)) as [number, number, number];
+    if (target.some((t, i) => t > this.#closedBefore[i]!)) {
+      try {
+        this.#transaction(() => {
+          for (const level of [0, 1, 2] as const) this.#closeLevel(level, target[level]);
+        });
+      } catch (err) {
+        // Memory may hold merges of the rolled-back transaction: rebuild it from the file.
+        this.#reload(now);
+        throw err;
+      }
+    }
+    if (now - this.#lastHousekeeping >= HOUSEKEEPING_EVERY) {
+      this.#lastHousekeeping = now;
+      this.#housekeeping(now);
+    }
+  }
+
+  #closeLevel(level: LevelIndex, target: number): void {
+    if (target <= this.#closedBefore[level]) return;
+    const open = this.#open[level];
+    const closing = [...open.values()].filter((b) => b.t < target).sort((a, b) => a.t - b.t);
+    for (const b of closing) {
+      this.#writeBucket(level, b);
+      open.delete(b.t);
+      if (b.dropped > 0) this.#log.warn('series dropped: a bound was reached', { level: LEVEL_NAMES[level], bucket: b.t, dropped: b.dropped });
+      if (level < 2) this.#openBucket((level + 1) as LevelIndex, alignDown(b.t, LEVELS[level + 1]!)).merge(b);
+    }
+    if (level === 0) this.#stmt('DELETE FROM journal WHERE bucket < ?').run(target);
+    this.#closedBefore[level] = target;
+    this.#setMeta(`closed_${LEVEL_NAMES[level]}`, target);
+  }
+
+  #writeBucket(level: LevelIndex, b: Bucket): void {
+    const n = LEVEL_NAMES[level];
+    const svc = this.#stmt(`INSERT INTO svc_${n} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    const seen = this.#stmt('INSERT INTO services (namespace, service, last_seen) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)');
+    for (const s of b.services.values()) {
+      svc.run(
+        b.t, s.namespace, s.service, s.requests, s.ok, encode(s.latency), encode(s.requestBytes), encode(s.responseBytes),
+        s.requestBytesTotal, s.responseBytesTotal, JSON.stringify(s.errors), JSON.stringify(s.statusCodes), [...s.pods].join('\n'),
+      );
+      if (level === 0) {
+        seen.run(s.namespace, s.service, b.t);
+        const key = s.namespace + '\u0000' + s.service;
+        const known = this.#services.get(key);
+        if (known) known.lastSeen = Math.max(known.lastSeen, b.t);
+        else this.#services.set(key, { namespace: s.namespace, service: s.service, lastSeen: b.t });
+      }
+    }
+    const route = this.#stmt(`INSERT INTO route_${n} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    for (const r of b.routes.values()) {
+      route.run(r.namespace, r.service, b.t, r.method, r.route, r.requests, r.ok, encode(r.latency), encode(r.requestBytes), encode(r.responseBytes));
+    }
+    const edge = this.#stmt(`INSERT INTO edge_${n} VALUES (?, ?, ?, ?, ?, ?, ?)`);
+    for (const e of b.edges.values()) edge.run(b.t, e.namespace, e.service, e.peer, e.requests, e.ok, encode(e.latency));
+    const pod = this.#stmt(`INSERT INTO pod_${n} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    for (const p of b.pods.values()) {
+      pod.run(
+        p.namespace, p.service, b.t, p.sidecarId, p.pod, p.requests, p.reports, p.minSeq, p.maxSeq, p.lastSeen,
+        p.first?.t ?? null, p.first?.cpu ?? null, p.last?.t ?? null, p.last?.cpu ?? null,
+        p.memoryBytes, p.cpuLimitCores, p.memoryLimitBytes, p.source,
+      );
+    }
+  }
+
+  #housekeeping(now: number): void {
+    const cutoff = [now - this.retention.tenSeconds, now - this.retention.minutes, now - this.retention.hours];
+    const services = [...this.#services.values()];
+    this.#generation++;
+    this.#rowCache.dropBefore(cutoff);
+    try {
+      this.#transaction(() => {
+        LEVEL_NAMES.forEach((n, i) => {
+          const before = cutoff[i]!;
+          this.#stmt(`DELETE FROM svc_${n} WHERE t < ?`).run(before);
+          this.#stmt(`DELETE FROM edge_${n} WHERE t < ?`).run(before);
+          const routes = this.#stmt(`DELETE FROM route_${n} WHERE namespace = ? AND service = ? AND t < ?`);
+          const pods = this.#stmt(`DELETE FROM pod_${n} WHERE namespace = ? AND service = ? AND t < ?`);
+          for (const s of services) {
+            routes.run(s.namespace, s.service, before);
+            pods.run(s.namespace, s.service, before);
+          }
+        });
+        // Services with nothing left in any table.
+        const longest = Math.min(...cutoff);
+        const forget = this.#stmt('DELETE FROM services WHERE namespace = ? AND service = ?');
+        for (const [key, s] of this.#services) {
+          if (s.lastSeen < longest) {
+            forget.run(s.namespace, s.service);
+            this.#services.delete(key);
+          }
+        }
+        // Sequence numbers too old to matter, and sidecars gone for good.
+        const pruneSeen = this.#stmt('DELETE FROM seen WHERE sidecar_id = ? AND seq <= ?');
+        const dropSidecar = this.#stmt('DELETE FROM sidecars WHERE sidecar_id = ?');
+        for (const [id, s] of this.#sidecars) {
+          if (s.lastSeen < now - SIDECAR_TTL) {
+            pruneSeen.run(id, Number.MAX_SAFE_INTEGER);
+            dropSidecar.run(id);
+            this.#sidecars.delete(id);
+          } else if (s.maxSeq - SEQ_WINDOW > s.prunedTo) {
+            pruneSeen.run(id, s.maxSeq - SEQ_WINDOW);
+            s.prunedTo = s.maxSeq - SEQ_WINDOW;
+          }
+        }
+      });
+    } catch (err) {
+      // Retention can wait for the next round; say why.
+      this.#log.error('store housekeeping failed', { error: (err as Error).message });
+    }
+  }
+
+  // ─── rebuild ─────────────────────────────────────────────────────────────────────────────
+
+  #reload(now: number): void {
+    this.#generation++;
+    this.#rowCache.clear();
+    for (const m of this.#open) m.clear();
+    this.#sidecars.clear();
+    this.#services.clear();
+    this.#load(now);
+  }
+
+  #load(now: number): void {
+    for (const level of [0, 1, 2] as const) {
+      const stored = this.#meta(`closed_${LEVEL_NAMES[level]}`);
+      this.#closedBefore[level] = stored ?? alignDown(now - GRACE, LEVELS[level]);
+      if (stored === null) this.#setMeta(`closed_${LEVEL_NAMES[level]}`, this.#closedBefore[level]);
+    }
+    for (const row of this.#stmt('SELECT namespace, service, last_seen FROM services').all()) {
+      this.#services.set(`${str(row.namespace)}\u0000${str(row.service)}`, { namespace: str(row.namespace), service: str(row.service), lastSeen: num(row.last_seen) });
+    }
+    for (const row of this.#stmt('SELECT * FROM sidecars').all()) {
+      const s: SidecarState = {
+        sidecarId: str(row.sidecar_id), namespace: str(row.namespace), service: str(row.service), pod: str(row.pod),
+        firstSeen: num(row.first_seen), lastSeen: num(row.last_seen), firstSeq: num(row.first_seq), maxSeq: num(row.max_seq),
+        received: num(row.received), droppedReports: num(row.dropped_reports), bits: new Uint8Array(SEQ_WINDOW / 8), prunedTo: 0,
+      };
+      this.#sidecars.set(s.sidecarId, s);
+    }
+    for (const row of this.#stmt('SELECT sidecar_id, seq FROM seen').iterate()) {
+      const s = this.#sidecars.get(str(row.sidecar_id));
+      const seq = num(row.seq);
+      if (s && seq > s.maxSeq - SEQ_WINDOW) setBit(s.bits, seq);
+    }
+    // The open hour: 1 min rows not yet rolled into it; the open minute: 10 s rows likewise.
+    const [c10, c1m, c1h] = this.#closedBefore;
+    this.#mergeRows(1, c1h, c1m, (t) => this.#openBucket(2, alignDown(t, HOUR)));
+    this.#mergeRows(0, c1m, c10, (t) => this.#openBucket(1, alignDown(t, MINUTE)));
+    let bad = 0;
+    for (const row of this.#stmt('SELECT bucket, received, encoding, body FROM journal ORDER BY id').iterate()) {
+      const report = parseJournalBody(blob(row.body), str(row.encoding));
+      if (!report) {
+        bad++;
+        continue;
+      }
+      // Its sidecar's counters and seen bits were stored with it: only the bucket needs it back.
+      this.#openBucket(0, num(row.bucket)).addReport(report, num(row.received));
+    }
+    if (bad > 0) this.#log.warn('journal rows that no longer validate were skipped', { rows: bad });
+  }
+
+  /** Adds the stored rows of `level` with t in [from, to) into the buckets `target` picks. */
+  #mergeRows(level: LevelIndex, from: number, to: number, target: (t: number) => Bucket): void {
+    if (from >= to) return;
+    const span: Span = { level, from, to };
+    this.eachService([span], null, (r) => {
+      const s = target(r.t).service(r.namespace, r.service);
+      if (!s) return;
+      mergeStats(s, r);
+      addCounts(s.errors, r.errors);
+      addCounts(s.statusCodes, r.statusCodes);
+      for (const p of r.pods) s.pods.add(p);
+    });
+    for (const key of this.#services.values()) {
+      this.eachRoute([span], key, (r) => {
+        const b = target(r.t);
+        const s = b.service(r.namespace, r.service);
+        if (s) mergeStats(b.route(s, r.method, r.route), r);
+      });
+      this.eachPod([span], key, (p) => mergePod(target(p.t).pod(p.sidecarId, p.namespace, p.service, p.pod), p));
+    }
+    this.eachEdge([span], (e) => {
+      const b = target(e.t);
+      const s = b.service(e.namespace, e.service);
+      if (!s) return;
+      const edge = b.edge(s, e.peer);
+      edge.requests += e.requests;
+      edge.ok += e.ok;
+      mergeSketch(edge.latency, e.latency);
+    });
+  }
+
+  // ─── read path ───────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Calls `each` for every stored or open part of `spans`: a level's table for buckets it has,
+   * and the open 10 s buckets (not yet written) for the most recent part. `part` restricts it to
+   * the written part (which never changes: callers may cache what they compute from it) or to
+   * the open part.
+   */
+  #spans(spans: readonly Span[], table: (level: LevelIndex, from: number, to: number) => void, open: (b: Bucket) => void, part: Part = 'all'): void {
+    for (const s of spans) {
+      const written = s.level === 0 ? Math.min(s.to, this.#closedBefore[0]) : s.to;
+      if (s.from < written && part !== 'open') table(s.level, s.from, written);
+      if (s.level === 0 && s.to > this.#closedBefore[0] && part !== 'written') {
+        const lo = Math.max(s.from, this.#closedBefore[0]);
+        for (const b of this.#open[0].values()) if (b.t >= lo && b.t < s.to) open(b);
+      }
+    }
+  }
+
+  /** The part of `spans` that is written to tables (immutable once written: a cache key). */
+  written(spans: readonly Span[]): Span[] {
+    const out: Span[] = [];
+    for (const s of spans) {
+      const to = s.level === 0 ? Math.min(s.to, this.#closedBefore[0]) : s.to;
+      if (s.from < to) out.push({ level: s.level, from: s.from, to });
+    }
+    return out;
+  }
+
+  eachService(spans: readonly Span[], only: ServiceKey | null, each: (row: ServiceRow) => void, part: Part = 'all'): void {
+    this.#spans(
+      spans,
+      (level, from, to) => {
+        const n = LEVEL_NAMES[level];
+        const toRow = (r: Row): ServiceRow => ({
+          t: num(r.t), namespace: str(r.namespace), service: str(r.service), requests: num(r.requests), ok: num(r.ok),
+          latency: blob(r.latency), requestBytes: blob(r.req_bytes), responseBytes: blob(r.resp_bytes),
+          errors: parseCounts(r.errors), statusCodes: parseCounts(r.status), pods: splitLines(r.pods),
+        });
+        if (only) {
+          const rows = this.#stmt(`SELECT * FROM svc_${n} WHERE namespace = ? AND service = ? AND t >= ? AND t < ?`).all(only.namespace, only.service, from, to);
+          for (const r of rows) each(toRow(r));
+          return;
+        }
+        const select = this.#stmt(`SELECT * FROM svc_${n} WHERE t = ?`);
+        for (let t = from; t < to; t += LEVELS[level]) {
+          for (const row of this.#rowCache.get(`svc:${level}:${t}`, () => select.all(t).map(toRow))) each(row);
+        }
+      },
+      (b) => {
+        for (const s of b.services.values()) {
+          if (only && (s.namespace !== only.namespace || s.service !== only.service)) continue;
+          each({ ...s, t: b.t });
+        }
+      },
+      part,
+    );
+  }
+
+  eachRoute(spans: readonly Span[], only: ServiceKey, each: (row: RouteRowData) => void): void {
+    this.#spans(
+      spans,
+      (level, from, to) => {
+        const rows = this.#stmt(`SELECT * FROM route_${LEVEL_NAMES[level]} WHERE namespace = ? AND service = ? AND t >= ? AND t < ?`).all(only.namespace, only.service, from, to);
+        for (const r of rows) {
+          each({
+            t: num(r.t), namespace: str(r.namespace), service: str(r.service), method: str(r.method), route: str(r.route),
+            requests: num(r.requests), ok: num(r.ok),
+            latency: blob(r.latency), requestBytes: blob(r.req_bytes), responseBytes: blob(r.resp_bytes),
+          });
+        }
+      },
+      (b) => {
+        for (const r of b.routes.values()) if (r.namespace === only.namespace && r.service === only.service) each({ ...r, t: b.t });
+      },
+    );
+  }
+
+  eachEdge(spans: readonly Span[], each: (row: EdgeRowData) => void, part: Part = 'all'): void {
+    this.#spans(
+      spans,
+      (level, from, to) => {
+        const select = this.#stmt(`SELECT * FROM edge_${LEVEL_NAMES[level]} WHERE t = ?`);
+        const toRow = (r: Row): EdgeRowData => ({
+          t: num(r.t), namespace: str(r.namespace), service: str(r.service), peer: str(r.peer), requests: num(r.requests), ok: num(r.ok), latency: blob(r.latency),
+        });
+        for (let t = from; t < to; t += LEVELS[level]) {
+          for (const row of this.#rowCache.get(`edge:${level}:${t}`, () => select.all(t).map(toRow))) each(row);
+        }
+      },
+      (b) => {
+        for (const e of b.edges.values()) each({ ...e, t: b.t });
+      },
+      part,
+    );
+  }
+
+  eachPod(spans: readonly Span[], only: ServiceKey, each: (row: PodRowData) => void): void {
+    this.#spans(
+      spans,
+      (level, from, to) => {
+        const rows = this.#stmt(`SELECT * FROM pod_${LEVEL_NAMES[level]} WHERE namespace = ? AND service = ? AND t >= ? AND t < ?`).all(only.namespace, only.service, from, to);
+        for (const r of rows) each(podFromRow(r));
+      },
+      (b) => {
+        for (const p of b.pods.values()) if (p.namespace === only.namespace && p.service === only.service) each({ ...p, t: b.t });
+      },
+    );
+  }
+
+  /** True when the service has stored rows or is in an open bucket. */
+  hasService(key: ServiceKey): boolean {
+    if (this.#services.has(key.namespace + '\u0000' + key.service)) return true;
+    const k = key.namespace + '\u0000' + key.service;
+    return this.#open.some((m) => [...m.values()].some((b) => b.services.has(k)));
+  }
+
+  /** Every sidecar heard from within SIDECAR_TTL (copies). */
+  sidecars(): SidecarInfo[] {
+    return [...this.#sidecars.values()].map(({ bits: _bits, prunedTo: _pruned, ...info }) => info);
+  }
+
+  /** Reports in the journal (not yet rolled into 10 s rows): for tests and the bench. */
+  journalRows(): number {
+    return num(this.#stmt('SELECT count(*) AS n FROM journal').get()?.n ?? 0);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
+  }
+
+  // ─── helpers ─────────────────────────────────────────────────────────────────────────────
+
+  #assertOpen(): void {
+    if (this.#closed) throw new SkiffError(ErrorCodes.STORE, 'the store is closed');
+  }
+
+  #stmt(sql: string): StatementSync {
+    let s = this.#stmts.get(sql);
+    if (!s) {
+      s = this.#db.prepare(sql);
+      this.#stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  #transaction(body: () => void): void {
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      body();
+      this.#db.exec('COMMIT');
+    } catch (err) {
+      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      throw new SkiffError(ErrorCodes.STORE, `store write failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  #meta(key: string): number | null {
+    const row = this.#stmt('SELECT value FROM meta WHERE key = ?').get(key);
+    return row ? num(row.value) : null;
+  }
+
+  #setMeta(key: string, value: SQLInputValue): void {
+    this.#stmt('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+}
+
+function splitLines(v: unknown): string[] {
+  return typeof v === 'string' && v !== '' ? v.split('\n') : [];
+}
+
+function podFromRow(r: Row): PodRowData {
+  const sample = (t: unknown, cpu: unknown): CpuSample | null => (t === null || t === undefined ? null : { t: num(t), cpu: num(cpu) });
+  const source = r.source;
+  return {
+    t: num(r.t), namespace: str(r.namespace), service: str(r.service), sidecarId: str(r.sidecar_id), pod: str(r.pod),
+    requests: num(r.requests), reports: num(r.reports), minSeq: num(r.min_seq), maxSeq: num(r.max_seq), lastSeen: num(r.last_seen),
+    first: sample(r.first_t, r.first_cpu), last: sample(r.last_t, r.last_cpu),
+    memoryBytes: numOrNull(r.memory), cpuLimitCores: numOrNull(r.cpu_limit), memoryLimitBytes: numOrNull(r.memory_limit),
+    source: source === 'cgroup2' || source === 'cgroup1' || source === 'process' ? source : null,
+  };
+}
+
+function parseJournalBody(body: Uint8Array | null, encoding: string): ReportV1 | null {
+  if (!body) return null;
+  try {
+    const value = encoding === JOURNAL_ENCODING ? decodeReport(body) : JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+    // Validated again: the file is outside this process's control.
+    const result = validateReport(value);
+    return result.ok ? result.report : null;
+  } catch {
+    return null;
+  }
+}
+
+function hasBit(bits: Uint8Array, seq: number): boolean {
+  const i = seq % SEQ_WINDOW;
+  return ((bits[i >> 3]! >> (i & 7)) & 1) === 1;
+}
+
+function setBit(bits: Uint8Array, seq: number): void {
+  const i = seq % SEQ_WINDOW;
+  bits[i >> 3]! |= 1 << (i & 7);
+}
+
+function clearBit(bits: Uint8Array, seq: number): void {
+  const i = seq % SEQ_WINDOW;
+  bits[i >> 3]! &= ~(1 << (i & 7));
+}
+
+/** Records `seq` as stored; moving the window forward forgets the seqs that fall out of it. */
+function advance(s: SidecarState, seq: number): void {
+  if (seq > s.maxSeq) {
+    if (seq - s.maxSeq >= SEQ_WINDOW) s.bits.fill(0);
+    else for (let q = s.maxSeq + 1; q < seq; q++) clearBit(s.bits, q);
+    clearBit(s.bits, seq);
+    s.maxSeq = seq;
+  }
+  setBit(s.bits, seq);
+}
+
+/**
+ * Rows of written buckets, by `kind:level:t`, least recently used first out, bounded by an
+ * estimate of their memory. Why: node:sqlite turns every row into JS values (strings, one
+ * buffer per blob), which is most of a cold query's time; a written bucket never changes, so a
+ * window that slides by one bucket reads one bucket from SQLite, not all of them again.
+ */
+class RowCache {
+  readonly #max: number;
+  #bytes = 0;
+  readonly #entries = new Map<string, { rows: readonly (ServiceRow | EdgeRowData)[]; bytes: number; level: number; t: number }>();
+
+  constructor(maxBytes: number) {
+    this.#max = maxBytes;
+  }
+
+  get<T extends ServiceRow | EdgeRowData>(key: string, fetch: () => T[]): readonly T[] {
+    const hit = this.#entries.get(key);
+    if (hit) {
+      this.#entries.delete(key);
+      this.#entries.set(key, hit);
+      return hit.rows as readonly T[];
+    }
+    const rows = fetch();
+    let bytes = 64;
+    for (const r of rows) {
+      bytes += 256;
+      for (const v of Object.values(r)) if (v instanceof Uint8Array) bytes += v.byteLength;
+    }
+    const [, level, t] = key.split(':');
+    this.#entries.set(key, { rows, bytes, level: Number(level), t: Number(t) });
+    this.#bytes += bytes;
+    for (const [k, e] of this.#entries) {
+      if (this.#bytes <= this.#max) break;
+      this.#entries.delete(k);
+      this.#bytes -= e.bytes;
+    }
+    return rows;
+  }
+
+  /** Forgets buckets older than their level's cutoff (retention deleted their rows). */
+  dropBefore(cutoff: readonly number[]): void {
+    for (const [k, e] of this.#entries) {
+      if (e.t < (cutoff[e.level] ?? -Infinity)) {
+        this.#entries.delete(k);
+        this.#bytes -= e.bytes;
+      }
+    }
+  }
+
+  clear(): void {
+    this.#entries.clear();
+    this.#bytes = 0;
+  }
+}
