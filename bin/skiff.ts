@@ -16,10 +16,10 @@ let firstSignalAt = 0;
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.on(sig, () => {
     // A terminal's Ctrl-C can reach us twice (directly and relayed by npm): a repeat within
-    // 500 ms is the same request; a later one means "stop now".
+    // 250 ms is the same request; a later one means "stop now".
     const now = Date.now();
     if (firstSignalAt !== 0) {
-      if (now - firstSignalAt > 500) process.exit(130);
+      if (now - firstSignalAt > 250) process.exit(130);
       return;
     }
     firstSignalAt = now;

@@ -46,7 +46,8 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-const tap = join(resultsDir, 'results.tap');
+// One file per run: several runs at once (developers, helpers) must not read each other's counts.
+const tap = join(resultsDir, `results-${process.pid}.tap`);
 // Concurrency: test files run in parallel processes. Most of our suites wait on sockets,
 // browsers and pods rather than the CPU, so 3 processes on 2 cores keep the run short
 // without starving the timing-sensitive ones (which measure relative, not absolute, figures).

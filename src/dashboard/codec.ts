@@ -7,7 +7,9 @@
  *   sum, min, max   float64 little-endian (24 bytes)
  *   zero            unsigned LEB128 varint
  *   offset          zigzag LEB128 varint
- *   bins.length     unsigned varint, then one unsigned varint per bin
+ *   bins.length     unsigned varint, then the bins: a count > 0 as an unsigned varint; a run
+ *                   of k zero bins as 0 followed by varint k − 1 (sketches are dense arrays with
+ *                   many empty bins between the populated ones)
  *
  * `count` is not stored: it is `zero` plus the bins. Decoding untrusted bytes is not a concern
  * (only this process writes them), but a truncated blob still throws instead of looping.
@@ -21,56 +23,126 @@ const GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY);
 
 const EMPTY: SketchData = { count: 0, sum: 0, min: 0, max: 0, zero: 0, offset: 0, bins: [] };
 
-export function encodeSketch(s: SketchData): Uint8Array {
-  // 10 bytes is the longest varint of a safe integer: a tight upper bound for the buffer.
-  const buf = new Uint8Array(24 + 10 * (3 + s.bins.length));
-  const view = new DataView(buf.buffer);
-  view.setFloat64(0, s.sum, true);
-  view.setFloat64(8, s.min, true);
-  view.setFloat64(16, s.max, true);
-  let p = 24;
-  const put = (n: number): void => {
+/** A growable byte buffer for the encoders (one allocation per report, not one per sketch). */
+class Writer {
+  buf: Uint8Array;
+  view: DataView;
+  p = 0;
+
+  constructor(size = 4096) {
+    this.buf = new Uint8Array(size);
+    this.view = new DataView(this.buf.buffer);
+  }
+
+  ensure(n: number): void {
+    if (this.p + n <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.p + n));
+    next.set(this.buf.subarray(0, this.p));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  /** An unsigned LEB128 varint of a safe integer (callers ensure room: 10 bytes at most). */
+  varint(n: number): void {
+    const buf = this.buf;
+    if (n < 0x80) {
+      buf[this.p++] = n;
+      return;
+    }
     while (n >= 0x80) {
-      buf[p++] = (n % 0x80) | 0x80;
+      buf[this.p++] = (n % 0x80) | 0x80;
       n = Math.floor(n / 0x80);
     }
-    buf[p++] = n;
-  };
-  put(s.zero);
-  put(s.offset >= 0 ? s.offset * 2 : -s.offset * 2 - 1);
-  put(s.bins.length);
-  for (const b of s.bins) put(b);
-  return buf.subarray(0, p);
+    buf[this.p++] = n;
+  }
+
+  sketch(s: SketchData): void {
+    const bins = s.bins;
+    this.ensure(24 + 10 * (3 + bins.length));
+    this.view.setFloat64(this.p, s.sum, true);
+    this.view.setFloat64(this.p + 8, s.min, true);
+    this.view.setFloat64(this.p + 16, s.max, true);
+    this.p += 24;
+    this.varint(s.zero);
+    this.varint(s.offset >= 0 ? s.offset * 2 : -s.offset * 2 - 1);
+    this.varint(bins.length);
+    const buf = this.buf;
+    const n = bins.length;
+    for (let i = 0; i < n; i++) {
+      const b = bins[i]!;
+      if (b === 0) {
+        let run = 1;
+        while (i + run < n && bins[i + run] === 0) run++;
+        buf[this.p++] = 0;
+        this.varint(run - 1);
+        i += run - 1;
+      } else if (b < 0x80) buf[this.p++] = b; // most bins: one byte, no arithmetic
+      else this.varint(b);
+    }
+  }
+
+  bytes(): Uint8Array {
+    return this.buf.slice(0, this.p);
+  }
 }
 
-export function decodeSketch(buf: Uint8Array | null | undefined): SketchData {
-  if (!buf || buf.length === 0) return EMPTY;
-  if (buf.length < 27) throw new RangeError('sketch blob is truncated');
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  let p = 24;
-  const get = (): number => {
+/** A cursor over encoded bytes; throws on truncation instead of reading past the end. */
+class Reader {
+  readonly buf: Uint8Array;
+  readonly view: DataView;
+  p: number;
+
+  constructor(buf: Uint8Array, p = 0) {
+    this.buf = buf;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.p = p;
+  }
+
+  varint(): number {
     let n = 0;
     let mul = 1;
     for (;;) {
-      if (p >= buf.length) throw new RangeError('sketch blob is truncated');
-      const byte = buf[p++]!;
+      if (this.p >= this.buf.length) throw new RangeError('encoded sketch is truncated');
+      const byte = this.buf[this.p++]!;
       n += (byte & 0x7f) * mul;
       if (byte < 0x80) return n;
       mul *= 0x80;
     }
-  };
-  const zero = get();
-  const z = get();
-  const offset = z % 2 === 0 ? z / 2 : -(z + 1) / 2;
-  const length = get();
-  const bins = new Array<number>(length);
-  let count = zero;
-  for (let i = 0; i < length; i++) {
-    const b = get();
-    bins[i] = b;
-    count += b;
   }
-  return { count, sum: view.getFloat64(0, true), min: view.getFloat64(8, true), max: view.getFloat64(16, true), zero, offset, bins };
+
+  sketch(): SketchData {
+    if (this.p + 27 > this.buf.length) throw new RangeError('encoded sketch is truncated');
+    const sum = this.view.getFloat64(this.p, true);
+    const min = this.view.getFloat64(this.p + 8, true);
+    const max = this.view.getFloat64(this.p + 16, true);
+    this.p += 24;
+    const zero = this.varint();
+    const z = this.varint();
+    const offset = z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+    const length = this.varint();
+    const bins = new Array<number>(length).fill(0);
+    let count = zero;
+    for (let i = 0; i < length; i++) {
+      const b = this.varint();
+      if (b === 0) i += this.varint();
+      else {
+        bins[i] = b;
+        count += b;
+      }
+    }
+    return { count, sum, min, max, zero, offset, bins };
+  }
+}
+
+export function encodeSketch(s: SketchData): Uint8Array {
+  const w = new Writer(24 + 10 * (3 + s.bins.length));
+  w.sketch(s);
+  return w.buf.subarray(0, w.p);
+}
+
+export function decodeSketch(buf: Uint8Array | null | undefined): SketchData {
+  if (!buf || buf.length === 0) return EMPTY;
+  return new Reader(buf).sketch();
 }
 
 /** Where a sketch comes from on the read path: an open bucket, a wire form, or a stored blob. */
@@ -179,14 +251,18 @@ export class SketchSum {
       for (let k = 0; k < n; k++, at++) {
         if (p >= end) throw new RangeError('sketch blob is truncated');
         let c = buf[p++]!;
+        if (c === 0) {
+          const skip = get();
+          k += skip;
+          at += skip;
+          continue;
+        }
         if (c >= 0x80) {
           p--;
           c = get();
         }
-        if (c !== 0) {
-          bins[at < 0 ? 0 : at]! += c;
-          count += c;
-        }
+        bins[at < 0 ? 0 : at]! += c;
+        count += c;
       }
     }
     if (count > 0) this.#stats(count, view.getFloat64(0, true), view.getFloat64(8, true), view.getFloat64(16, true), zero);
@@ -256,67 +332,42 @@ export class SketchSum {
 
 /**
  * The journal's form of a validated report: its JSON without the sketches, then the sketches in
- * the compact binary form above (3 per request series, each prefixed by its byte length as a
- * varint). About a quarter of the report's JSON size, which is what the journal writes (and
- * the WAL checkpoints copy) for every report at the full ingest rate.
+ * the binary form above, one after the other (each is self-delimiting): 3 per request series.
+ * About half the report's JSON size and cheap to write, which matters because the journal
+ * writes (and WAL checkpoints copy) every report at the full ingest rate.
  *
  *   u32 LE  length of the JSON head
  *   bytes   JSON head (the report, request series without latencyMs/requestBytes/responseBytes)
- *   then per request series: latencyMs, requestBytes, responseBytes as (varint length, blob)
+ *   then per request series: latencyMs, requestBytes, responseBytes
  */
 export function encodeReport(r: ReportV1): Uint8Array {
-  const blobs: Uint8Array[] = [];
-  const head = {
+  const head = JSON.stringify({
     ...r,
-    requests: r.requests.map(({ latencyMs, requestBytes, responseBytes, ...rest }) => {
-      blobs.push(encodeSketch(latencyMs), encodeSketch(requestBytes), encodeSketch(responseBytes));
-      return rest;
-    }),
-  };
-  const json = Buffer.from(JSON.stringify(head), 'utf8');
-  let size = 4 + json.length;
-  for (const b of blobs) size += 5 + b.length;
-  const out = new Uint8Array(size);
-  new DataView(out.buffer).setUint32(0, json.length, true);
-  out.set(json, 4);
-  let p = 4 + json.length;
-  for (const b of blobs) {
-    let n = b.length;
-    while (n >= 0x80) {
-      out[p++] = (n & 0x7f) | 0x80;
-      n >>>= 7;
-    }
-    out[p++] = n;
-    out.set(b, p);
-    p += b.length;
+    requests: r.requests.map(({ latencyMs: _l, requestBytes: _q, responseBytes: _s, ...rest }) => rest),
+  });
+  const w = new Writer();
+  w.ensure(4 + head.length * 3);
+  const written = new TextEncoder().encodeInto(head, w.buf.subarray(4)).written;
+  w.view.setUint32(0, written, true);
+  w.p = 4 + written;
+  for (const s of r.requests) {
+    w.sketch(s.latencyMs);
+    w.sketch(s.requestBytes);
+    w.sketch(s.responseBytes);
   }
-  return out.subarray(0, p);
+  return w.bytes();
 }
 
 /** The parsed value of a journal body (still to be validated by the caller). */
 export function decodeReport(buf: Uint8Array): unknown {
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const headLength = view.getUint32(0, true);
+  const reader = new Reader(buf);
+  const headLength = reader.view.getUint32(0, true);
   const head = JSON.parse(Buffer.from(buf.buffer, buf.byteOffset + 4, headLength).toString('utf8')) as { requests?: Record<string, unknown>[] };
-  let p = 4 + headLength;
-  const next = (): SketchData => {
-    let n = 0;
-    let shift = 0;
-    for (;;) {
-      if (p >= buf.length) throw new RangeError('journal body is truncated');
-      const byte = buf[p++]!;
-      n |= (byte & 0x7f) << shift;
-      if (byte < 0x80) break;
-      shift += 7;
-    }
-    const blob = buf.subarray(p, p + n);
-    p += n;
-    return decodeSketch(blob);
-  };
+  reader.p = 4 + headLength;
   for (const s of head.requests ?? []) {
-    s.latencyMs = next();
-    s.requestBytes = next();
-    s.responseBytes = next();
+    s.latencyMs = reader.sketch();
+    s.requestBytes = reader.sketch();
+    s.responseBytes = reader.sketch();
   }
   return head;
 }

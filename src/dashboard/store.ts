@@ -741,7 +741,7 @@ function podFromRow(r: Row): PodRowData {
 function parseJournalBody(body: Uint8Array | null, encoding: string): ReportV1 | null {
   if (!body) return null;
   try {
-    const value = encoding === JOURNAL_ENCODING ? decodeReport(body) : JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+    const value: unknown = encoding === JOURNAL_ENCODING ? decodeReport(body) : JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
     // Validated again: the file is outside this process's control.
     const result = validateReport(value);
     return result.ok ? result.report : null;

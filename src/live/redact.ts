@@ -52,7 +52,7 @@ export function redactJson(text: string, fields: ReadonlySet<string>, truncated:
   const n = text.length;
   const stack: number[] = []; // 1: object, 2: array
   // What may come next: a value, a value or `]`, a key, a key or `}`, `:`, `,` or the closer, nothing.
-  let expect: 'value' | 'valueOrEnd' | 'key' | 'keyOrEnd' | 'colon' | 'next' | 'done' = 'value';
+  let expect: Expect = 'value';
   let out = '';
   let last = 0;
   let redactNext = false;
@@ -60,14 +60,14 @@ export function redactJson(text: string, fields: ReadonlySet<string>, truncated:
   let redactDepth = 0;
   let redacted = false;
   let i = 0;
-  const afterValue = (): void => {
+  const afterValue = (): Expect => {
     if (redactFrom !== -1 && stack.length === redactDepth) {
       out += text.slice(last, redactFrom) + REDACTED_JSON;
       last = i;
       redactFrom = -1;
       redacted = true;
     }
-    expect = stack.length === 0 ? 'done' : 'next';
+    return stack.length === 0 ? 'done' : 'next';
   };
   while (i < n) {
     const c = text.charCodeAt(i);
@@ -94,7 +94,7 @@ export function redactJson(text: string, fields: ReadonlySet<string>, truncated:
         if ((top === 1 && c === 0x7d) || (top === 2 && c === 0x5d)) {
           i++;
           stack.pop();
-          afterValue();
+          expect = afterValue();
           continue;
         }
         return null;
@@ -104,7 +104,7 @@ export function redactJson(text: string, fields: ReadonlySet<string>, truncated:
         if (expect === 'keyOrEnd' && c === 0x7d) {
           i++;
           stack.pop();
-          afterValue();
+          expect = afterValue();
           continue;
         }
         if (c !== 0x22) return null;
@@ -127,7 +127,7 @@ export function redactJson(text: string, fields: ReadonlySet<string>, truncated:
         if (expect === 'valueOrEnd' && c === 0x5d) {
           i++;
           stack.pop();
-          afterValue();
+          expect = afterValue();
           continue;
         }
         if (redactNext) {
@@ -154,7 +154,7 @@ export function redactJson(text: string, fields: ReadonlySet<string>, truncated:
           break;
         }
         i = end;
-        afterValue();
+        expect = afterValue();
         continue;
       }
     }
@@ -171,6 +171,7 @@ export function redactJson(text: string, fields: ReadonlySet<string>, truncated:
   return { text: out, redacted };
 }
 
+type Expect = 'value' | 'valueOrEnd' | 'key' | 'keyOrEnd' | 'colon' | 'next' | 'done';
 const INVALID = -1;
 const INCOMPLETE = -2;
 

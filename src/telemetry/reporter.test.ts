@@ -175,9 +175,11 @@ void test('after an outage, reports carry droppedReports and the newest ones arr
   down = false;
   await until(() => d.accepted.length >= 3, 'reports after recovery');
   await r.stop();
+  // A POST that timed out on a loaded machine may have reached the dashboard and be sent again
+  // (the dashboard ignores the duplicate): seqs never go backwards.
   const seqs = d.accepted.map((x) => x.seq);
   assert.ok(seqs[0]! > 1, 'the oldest were dropped');
-  for (let i = 1; i < seqs.length; i++) assert.ok(seqs[i]! > seqs[i - 1]!, 'in order');
+  for (let i = 1; i < seqs.length; i++) assert.ok(seqs[i]! >= seqs[i - 1]!, `in order: ${seqs.join(',')}`);
   assert.ok(d.accepted.at(-1)!.droppedReports >= 3);
 });
 

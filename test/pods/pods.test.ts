@@ -22,7 +22,8 @@
 //
 // Needs root and podman (apt-get install podman runc catatonit; scripts/podman-setup.sh). It
 // fails, never skips, without them. It restores net.ipv4.ip_forward and removes the firewall
-// chains, bridges, networks, pods and images it caused.
+// chains, bridges, networks, pods and images it caused (but the build cache of
+// scripts/build-image.sh, one image).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -162,7 +163,8 @@ void describe('real pods (podman kube play)', { timeout: 240_000 }, () => {
     host = snapshotHost();
     imagesBefore = new Set(sh('podman', ['images', '-q', '--no-trunc']).stdout.split('\n').filter(Boolean));
     dir = mkdtempSync(join(tmpdir(), 'skiff-pods-'));
-    // One image per run, built by the project's own script (cached by content hash).
+    // One image per run, built by the project's own script (cached by content hash: stripping
+    // the types of the whole tree takes a while on a busy machine).
     assert.equal(sh('scripts/build-image.sh', [tag], { timeout: 180_000 }).stdout.trim(), tag);
     prefix = freeSubnet();
     sh('podman', ['network', 'create', '--subnet', `${prefix}.0/24`, network]);
@@ -176,9 +178,13 @@ void describe('real pods (podman kube play)', { timeout: 240_000 }, () => {
     }
     sh('podman', ['network', 'rm', '-f', network], { allowFail: true });
     sh('podman', ['rmi', tag], { allowFail: true });
-    // Images this run created: the content-hash build and podman's pause image, if new.
-    const now = sh('podman', ['images', '-q', '--no-trunc'], { allowFail: true }).stdout.split('\n').filter(Boolean);
-    for (const image of now) if (!imagesBefore.has(image)) sh('podman', ['rmi', '-f', image], { allowFail: true });
+    // Images this run created (podman's pause image, say) go too, except the content-hash build
+    // cache of scripts/build-image.sh (it keeps one, and removes older ones itself).
+    const now = sh('podman', ['images', '--no-trunc', '--format', '{{.ID}} {{.Repository}}:{{.Tag}}'], { allowFail: true }).stdout.split('\n');
+    for (const line of now) {
+      const [image, name] = line.split(' ');
+      if (image && !imagesBefore.has(image) && !name?.startsWith('localhost/skiff-build:')) sh('podman', ['rmi', '-f', image], { allowFail: true });
+    }
     if (host) problems.push(...restoreHost(host));
     if (dir) rmSync(dir, { recursive: true, force: true });
     if (problems.length > 0) throw new Error(`cleanup: ${problems.join('; ')}`);
