@@ -148,7 +148,7 @@ export function toTapRecord(r: RequestRecord, p: RecordPolicy): TapRecord {
 }
 
 function costOf(r: RequestRecord): number {
-  return RECORD_COST + (r.requestBody?.length ?? 0) + (r.responseBody?.length ?? 0) + (r.requestHeaders || r.responseHeaders ? 1024 : 0);
+  return RECORD_COST + r.path.length + r.authority.length + (r.requestBody?.length ?? 0) + (r.responseBody?.length ?? 0) + (r.requestHeaders || r.responseHeaders ? 1024 : 0);
 }
 
 /**

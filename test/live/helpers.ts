@@ -122,6 +122,8 @@ export interface TapReader {
   /** The body of a refused tap (non-200). */
   text: string;
   events: SseMessage[];
+  /** Records received and records the stream said were dropped (running totals, cheap to poll). */
+  counts: { records: number; dropped: number };
   hello(): TapHello | undefined;
   records(): TapRecord[];
   dropped(): TapDropped[];
@@ -142,13 +144,20 @@ export function openTap(base: string, query = '', o: { token?: string; cookie?: 
   return new Promise((resolve, reject) => {
     const req = http.get(url, { headers, agent: false }, (res: IncomingMessage) => {
       const events: SseMessage[] = [];
+      const counts = { records: 0, dropped: 0 };
       const parser = new SseParser();
       let text = '';
       const waiters = new Set<() => void>();
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
         if (res.statusCode !== 200) text += chunk;
-        else events.push(...parser.push(chunk));
+        else {
+          for (const m of parser.push(chunk)) {
+            events.push(m);
+            if (m.event === 'message') counts.records++;
+            else if (m.event === 'dropped') counts.dropped += (JSON.parse(m.data) as TapDropped).count;
+          }
+        }
         for (const w of [...waiters]) w();
       });
       res.on('error', () => undefined);
@@ -160,6 +169,7 @@ export function openTap(base: string, query = '', o: { token?: string; cookie?: 
           return text;
         },
         events,
+        counts,
         hello: () => of<TapHello>('hello')[0],
         records: () => of<TapRecord>('message'),
         dropped: () => of<TapDropped>('dropped'),
