@@ -967,7 +967,7 @@ export class ClientConnection implements UpstreamOwner {
     }
   }
 
-  #record(ex: Exchange): void {
+  #record(ex: Exchange, upgraded = false): void {
     const now = performance.now();
     const h = ex.head;
     this.#l.runtime.sink.recordRequest({
@@ -984,7 +984,7 @@ export class ClientConnection implements UpstreamOwner {
       requestBytes: ex.reqBytes,
       responseBytes: ex.respBytes,
       overheadMs: ex.overheadMs,
-      upgraded: false,
+      upgraded,
       requestId: ex.requestId,
       ...(h.headers ? { requestHeaders: h.headers } : {}),
       ...(ex.responseHeaders ? { responseHeaders: ex.responseHeaders } : {}),
@@ -995,24 +995,8 @@ export class ClientConnection implements UpstreamOwner {
   #recordTunnel(): void {
     const ex = this.#tunnelRecord!;
     this.#tunnelRecord = null;
-    const h = ex.head;
-    this.#l.runtime.sink.recordRequest({
-      direction: this.#l.config.direction,
-      peer: ex.peer,
-      method: h.method,
-      path: h.path,
-      authority: h.host,
-      statusCode: 101,
-      error: ex.error,
-      startTime: ex.startTime,
-      durationMs: performance.now() - ex.t0,
-      ttfbMs: ex.ttfbMs,
-      requestBytes: ex.reqBytes,
-      responseBytes: ex.respBytes,
-      overheadMs: ex.overheadMs,
-      upgraded: true,
-      requestId: ex.requestId,
-    });
+    ex.status = 101;
+    this.#record(ex, true);
   }
 
   /** The response has started and cannot be completed: cut the connection (no silent truncation). */

@@ -124,6 +124,20 @@ function parseContentLength(value: string, prev: number, status: number): number
   return Number(value);
 }
 
+/** Fields named in Connection are hop-by-hop too (RFC 9110 §7.6.1): drop them from `kept`/`headers`. */
+function removeConnectionNamed(connection: string, kept: string[], headers: Record<string, string> | undefined): void {
+  if (!connection) return;
+  const named = connection.split(',').map((t) => t.trim().toLowerCase()).filter((t) => t && t !== 'close' && t !== 'keep-alive' && t !== 'upgrade');
+  if (named.length === 0) return;
+  for (let i = kept.length - 1; i >= 0; i--) {
+    const n = kept[i]!.slice(0, kept[i]!.indexOf(':')).toLowerCase();
+    if (named.includes(n)) {
+      kept.splice(i, 1);
+      if (headers) Reflect.deleteProperty(headers, n);
+    }
+  }
+}
+
 function hasToken(list: string, token: string): boolean {
   for (const part of list.split(',')) if (part.trim().toLowerCase() === token) return true;
   return false;
@@ -240,19 +254,7 @@ export function parseRequestHead(head: string, limits: HeadLimits, collectHeader
   let close = minor === 0 ? !hasToken(connection, 'keep-alive') : hasToken(connection, 'close');
   let upgrade = '';
   if (upgradeValue && hasToken(connection, 'upgrade') && minor === 1) upgrade = upgradeValue;
-  // Fields named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
-  if (connection) {
-    const named = connection.split(',').map((t) => t.trim().toLowerCase()).filter((t) => t && t !== 'close' && t !== 'keep-alive' && t !== 'upgrade');
-    if (named.length) {
-      for (let i = kept.length - 1; i >= 0; i--) {
-        const n = kept[i]!.slice(0, kept[i]!.indexOf(':')).toLowerCase();
-        if (named.includes(n)) {
-          kept.splice(i, 1);
-          if (headers) Reflect.deleteProperty(headers, n);
-        }
-      }
-    }
-  }
+  removeConnectionNamed(connection, kept, headers);
   if (method === 'CONNECT') close = false;
 
   const q = target.indexOf('?');
@@ -340,18 +342,7 @@ export function parseResponseHead(head: string, collectHeaders = false): Respons
     }
   }
   const close = minor === 0 ? !hasToken(connection, 'keep-alive') : hasToken(connection, 'close');
-  if (connection) {
-    const named = connection.split(',').map((t) => t.trim().toLowerCase()).filter((t) => t && t !== 'close' && t !== 'keep-alive' && t !== 'upgrade');
-    if (named.length) {
-      for (let i = kept.length - 1; i >= 0; i--) {
-        const n = kept[i]!.slice(0, kept[i]!.indexOf(':')).toLowerCase();
-        if (named.includes(n)) {
-          kept.splice(i, 1);
-          if (headers) Reflect.deleteProperty(headers, n);
-        }
-      }
-    }
-  }
+  removeConnectionNamed(connection, kept, headers);
   return { minor, status, reason, contentLength, chunked, close, lines: kept, ...(headers ? { headers } : {}) };
 }
 
