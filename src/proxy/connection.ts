@@ -146,6 +146,8 @@ export class ClientConnection implements UpstreamOwner {
   #peer = '';
   #tunnelRecord: Exchange | null = null;
   #connectPending = false;
+  /** A response head waiting to go out with the first body bytes (see #writeClient). */
+  #headOut: string | null = null;
   /** The destination of a CONNECT tunnel: every request inside it goes there. */
   #connectTarget: Target | null = null;
   /** Where the bare-LF scan of a head that is still arriving resumes. */
@@ -674,6 +676,18 @@ export class ClientConnection implements UpstreamOwner {
   }
 
   #writeClient(chunk: Buffer | string): void {
+    const head = this.#headOut;
+    if (head !== null) {
+      this.#headOut = null;
+      if (typeof chunk === 'string') chunk = head + chunk;
+      else if (chunk.length <= 16384) {
+        // Copying a small body is cheaper than a second write or a writev.
+        const merged = Buffer.allocUnsafe(head.length + chunk.length);
+        merged.write(head, 0, 'latin1');
+        chunk.copy(merged, head.length);
+        chunk = merged;
+      } else this.client.write(head, 'latin1');
+    }
     const ok = typeof chunk === 'string' ? this.client.write(chunk, 'latin1') : this.client.write(chunk);
     if (!ok && this.#up && !this.#upPaused) {
       this.#upPaused = true;
@@ -757,8 +771,8 @@ export class ClientConnection implements UpstreamOwner {
         out += '\r\n';
         ex.respHeadSent = true;
         if (this.deadlineKind === 'response') this.#clearDeadline();
-        this.client.cork();
-        this.#writeClient(out);
+        // The head goes out with the first body bytes in one write (one syscall, no writev).
+        this.#headOut = out;
         ex.overheadMs += performance.now() - tHead;
         if (ex.respFraming === 0 || (ex.respFraming === 1 && ex.respRemaining === 0)) {
           ex.respPhase = RESP_DONE;
@@ -767,7 +781,7 @@ export class ClientConnection implements UpstreamOwner {
           ex.respPhase = RESP_BODY;
           this.#forwardResponseBody(ex, chunk, start);
         }
-        this.client.uncork();
+        if (this.#headOut !== null) this.#writeClient(EMPTY);
         break;
       }
       if (ex.respPhase === RESP_BODY) {
