@@ -15,7 +15,7 @@
  *   sampled latencies and sizes; only seq, start and end change between a sidecar's reports;
  * - after a warm-up, the reader sends one GET at a time and records each answer's latency.
  *
- * Standalone: `node bench/dashboard.ts [--sidecars 2000] [--series 50] [--warmup 20] [--duration 40]`;
+ * Standalone: `node bench/dashboard.ts [--sidecars 2000] [--series 50] [--warmup 20] [--duration 40] [--no-gzip]`;
  * profile the dashboard with `--dashboard-node-args '--cpu-prof --cpu-prof-dir=/tmp/prof'`.
  * `runDashboardBench(options)` is what `npm run bench` calls; it returns the figures and `text`.
  */
@@ -23,6 +23,7 @@ import { fork, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,6 +50,8 @@ export interface DashboardBenchOptions {
   durationSeconds?: number;
   /** Client processes simulating the sidecars. */
   clients?: number;
+  /** Send gzip bodies, as the reporter does for bodies over 1 KiB (default true). */
+  gzip?: boolean;
   /** Extra Node.js flags for the dashboard process (e.g. `--cpu-prof` to profile it). */
   dashboardNodeArgs?: readonly string[];
   /** `npm run bench -- --quick`: a short run. */
@@ -67,6 +70,8 @@ export interface DashboardBenchResult {
   targetReportsPerSecond: number;
   reportsPerSecond: number;
   reportBytes: number;
+  /** Average bytes on the wire (gzip) per report. */
+  wireBytes: number;
   acked: number;
   failed: number;
   dashboardCpuCores: number;
@@ -92,13 +97,16 @@ interface ClientConfig {
   series: number;
   podsPerService: number;
   intervalMs: number;
+  gzip: boolean;
 }
 
 interface ClientStats {
   sent: number;
   acked: number;
   failed: number;
+  /** JSON bytes, and bytes on the wire (gzip). */
   bytes: number;
+  wireBytes: number;
 }
 
 /** A small deterministic PRNG (mulberry32): every run posts the same data. */
@@ -172,7 +180,7 @@ async function runClient(config: ClientConfig, send: (m: unknown) => void, onMes
   const seriesJson = new Map<number, string>();
   const url = new URL(config.url);
   const agent = new Agent({ keepAlive: true, maxSockets: 24 });
-  const stats: ClientStats = { sent: 0, acked: 0, failed: 0, bytes: 0 };
+  const stats: ClientStats = { sent: 0, acked: 0, failed: 0, bytes: 0, wireBytes: 0 };
   const sidecars = Array.from({ length: config.count }, (_, i) => {
     const index = config.first + i;
     const service = index % services;
@@ -201,8 +209,13 @@ async function runClient(config: ClientConfig, send: (m: unknown) => void, onMes
     inflight++;
     stats.sent++;
     stats.bytes += Buffer.byteLength(body);
+    // Level 1 keeps the simulated sidecars cheap; the dashboard's inflate costs the same either way.
+    const wire = config.gzip ? gzipSync(body, { level: 1 }) : Buffer.from(body);
+    stats.wireBytes += wire.length;
+    const headers: Record<string, string | number> = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'content-length': wire.length };
+    if (config.gzip) headers['content-encoding'] = 'gzip';
     const req = request(
-      { host: url.hostname, port: url.port, path: '/api/reports', method: 'POST', agent, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      { host: url.hostname, port: url.port, path: '/api/reports', method: 'POST', agent, headers },
       (res) => {
         res.resume();
         res.on('end', () => {
@@ -216,7 +229,7 @@ async function runClient(config: ClientConfig, send: (m: unknown) => void, onMes
       inflight--;
       stats.failed++;
     });
-    req.end(body);
+    req.end(wire);
   };
   const tick = (): void => {
     if (stopped) return;
@@ -341,7 +354,7 @@ export async function runDashboardBench(options: DashboardBenchOptions = {}): Pr
     const clients: { child: ChildProcess; stats: (final?: boolean) => Promise<ClientStats> }[] = [];
     const per = Math.ceil(sidecarCount / clientCount);
     for (let c = 0; c < clientCount; c++) {
-      const config: ClientConfig = { url: dash.url, first: c * per, count: Math.min(per, sidecarCount - c * per), total: sidecarCount, series, podsPerService, intervalMs };
+      const config: ClientConfig = { url: dash.url, first: c * per, count: Math.min(per, sidecarCount - c * per), total: sidecarCount, series, podsPerService, intervalMs, gzip: options.gzip ?? true };
       const child = fork(SELF, ['--client', JSON.stringify(config)], { execPath: node, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
       children.push(child);
       await new Promise<void>((resolve, reject) => {
@@ -359,7 +372,7 @@ export async function runDashboardBench(options: DashboardBenchOptions = {}): Pr
     }
     const sum = async (final = false): Promise<ClientStats> => {
       const all = await Promise.all(clients.map((c) => c.stats(final)));
-      return all.reduce((a, b) => ({ sent: a.sent + b.sent, acked: a.acked + b.acked, failed: a.failed + b.failed, bytes: a.bytes + b.bytes }));
+      return all.reduce((a, b) => ({ sent: a.sent + b.sent, acked: a.acked + b.acked, failed: a.failed + b.failed, bytes: a.bytes + b.bytes, wireBytes: a.wireBytes + b.wireBytes }));
     };
 
     log(`  warming up for ${warmupSeconds}s`);
@@ -403,6 +416,7 @@ export async function runDashboardBench(options: DashboardBenchOptions = {}): Pr
       targetReportsPerSecond: sidecarCount / (intervalMs / 1000),
       reportsPerSecond: acked / elapsed,
       reportBytes: Math.round((afterStats.bytes - before.bytes) / Math.max(1, sent)),
+      wireBytes: Math.round((afterStats.wireBytes - before.wireBytes) / Math.max(1, sent)),
       acked,
       failed: afterStats.failed - before.failed,
       dashboardCpuCores: (ticks1 - ticks0) / CLK_TCK / elapsed,
@@ -417,7 +431,7 @@ export async function runDashboardBench(options: DashboardBenchOptions = {}): Pr
       durationSeconds: Math.round(elapsed),
     };
     const text = [
-      `dashboard: ${result.sidecars} sidecars × ${series} series (${result.services} services), ${result.reportsPerSecond.toFixed(0)} reports/s acknowledged of ${result.targetReportsPerSecond} target, ${(result.reportBytes / 1024).toFixed(1)} KiB each, ${result.failed} failed`,
+      `dashboard: ${result.sidecars} sidecars × ${series} series (${result.services} services), ${result.reportsPerSecond.toFixed(0)} reports/s acknowledged of ${result.targetReportsPerSecond} target, ${(result.reportBytes / 1024).toFixed(1)} KiB of JSON each (${(result.wireBytes / 1024).toFixed(1)} KiB ${options.gzip ?? true ? 'gzip' : 'plain'} on the wire), ${result.failed} failed`,
       `  dashboard CPU ${result.dashboardCpuCores.toFixed(2)} cores, peak RSS ${result.dashboardPeakRssMB} MB, store ${result.storeMB} MB after ${warmupSeconds + result.durationSeconds}s`,
       `  GET /api/services?window=5m while ingesting: p50 ${result.servicesP50Ms.toFixed(1)} ms, p95 ${result.servicesP95Ms.toFixed(1)} ms, max ${result.servicesMaxMs.toFixed(1)} ms (${result.servicesQueries} queries, ${listed} services listed)`,
     ].join('\n');
@@ -440,6 +454,7 @@ if (import.meta.main) {
       duration: { type: 'string' },
       clients: { type: 'string' },
       'dashboard-node-args': { type: 'string' },
+      'no-gzip': { type: 'boolean' },
     },
   });
   if (values.client !== undefined) {
@@ -458,6 +473,7 @@ if (import.meta.main) {
       warmupSeconds: num(values.warmup),
       durationSeconds: num(values.duration),
       clients: num(values.clients),
+      gzip: !values['no-gzip'],
       dashboardNodeArgs: values['dashboard-node-args']?.split(' ').filter(Boolean) ?? [],
       signal: controller.signal,
       log: (line) => process.stderr.write(`${line}\n`),

@@ -20,6 +20,13 @@ export const TARGETS = {
   readyMs: 200,
 } as const;
 
+/**
+ * Added latency below this (ms) is indistinguishable from run-to-run noise on these machines
+ * (medians of two 10 s runs of the same case differ by about that much), so a ratio to it is
+ * not a limit: the added-latency targets use at least this as nginx's figure.
+ */
+export const ADDED_LATENCY_FLOOR_MS = 0.02;
+
 export interface FixedRun {
   targetRate: number;
   wrk: WrkResult;
@@ -220,12 +227,16 @@ export function checkTargets(summaries: readonly CaseSummary[], rates: readonly 
     const target = `added ${q} at ${fmtRps(rates[0])} req/s ≤ ${TARGETS.addedLatencyVsNginx}× nginx's`;
     if (s === undefined || n === undefined) {
       checks.push({ target, measured: '—', verdict: 'n/a' });
-    } else if (n <= 0) {
-      // nginx added nothing measurable: a ratio to noise means nothing.
-      checks.push({ target, measured: `${fmtSigned(s)} vs ${fmtSigned(n)} ms`, verdict: 'n/a', note: 'nginx added ≤ 0 ms in this run (noise)' });
     } else {
-      const limit = TARGETS.addedLatencyVsNginx * n;
-      checks.push({ target, measured: `${fmtSigned(s)} vs ${fmtSigned(n)} ms (${fmtRatio(s / n)})`, verdict: verdict(s <= limit) });
+      // Below the noise floor nginx's figure is noise, and 1.2× noise is no limit: use the floor.
+      const floored = n < ADDED_LATENCY_FLOOR_MS;
+      const limit = TARGETS.addedLatencyVsNginx * Math.max(n, ADDED_LATENCY_FLOOR_MS);
+      checks.push({
+        target,
+        measured: `${fmtSigned(s)} vs ${fmtSigned(n)} ms${floored ? '' : ` (${fmtRatio(s / n)})`}`,
+        verdict: verdict(s <= limit),
+        note: floored ? `nginx added < ${ADDED_LATENCY_FLOOR_MS} ms (noise): limit ${limit.toFixed(3)} ms` : undefined,
+      });
     }
   }
 

@@ -386,10 +386,10 @@ export class ClientConnection implements UpstreamOwner {
     // the forwarding fields a proxy owes (X-Forwarded-For/-Proto, X-Request-Id).
     let requestId = head.requestId;
     let out = `${head.method} ${forwardTarget} HTTP/1.1\r\n`;
-    for (const line of head.lines) out += line + '\r\n';
+    out += head.fields;
     if (addHost) out += `host: ${addHost}\r\n`;
     // Forwarded as HTTP/1.1, which requires Host (RFC 9112 §3.2): empty when the authority is unknown.
-    else if (head.minor === 0 && !head.lines.some((l) => l.length > 4 && l[4] === ':' && l.slice(0, 4).toLowerCase() === 'host')) out += 'host: \r\n';
+    else if (!head.hasHost) out += 'host: \r\n';
     out += `x-forwarded-for: ${head.forwardedFor ? `${head.forwardedFor}, ` : ''}${this.#clientIp}\r\n`;
     if (!head.forwardedProto) out += 'x-forwarded-proto: http\r\n';
     if (!requestId) {
@@ -729,9 +729,7 @@ export class ClientConnection implements UpstreamOwner {
               this.#badResponse('101 Switching Protocols without an upgrade request');
               return;
             }
-            let out = `HTTP/1.1 101 ${rh.reason}\r\n`;
-            for (const line of rh.lines) out += line + '\r\n';
-            out += 'connection: upgrade\r\n\r\n';
+            const out = `HTTP/1.1 101 ${rh.reason}\r\n${rh.fields}connection: upgrade\r\n\r\n`;
             ex.status = 101;
             ex.ttfbMs = tHead - ex.t0;
             ex.respHeadSent = true;
@@ -742,9 +740,7 @@ export class ClientConnection implements UpstreamOwner {
           // Interim responses (100 Continue, 103 Early Hints) go to HTTP/1.1 clients only
           // (RFC 9110 §15.2: a server must not send 1xx to an HTTP/1.0 client).
           if (ex.head.minor === 1) {
-            let out = `HTTP/1.1 ${rh.status} ${rh.reason}\r\n`;
-            for (const line of rh.lines) out += line + '\r\n';
-            this.#writeClient(out + '\r\n');
+            this.#writeClient(`HTTP/1.1 ${rh.status} ${rh.reason}\r\n${rh.fields}\r\n`);
           }
           continue;
         }
@@ -763,8 +759,7 @@ export class ClientConnection implements UpstreamOwner {
           ex.respRemaining = rh.contentLength;
         } else ex.respFraming = 3; // close-delimited
         ex.willClose ||= ex.head.close || this.#l.runtime.draining || ex.respFraming === 3 || ex.dechunk || this.#clientEnded;
-        let out = `HTTP/1.1 ${rh.status} ${rh.reason}\r\n`;
-        for (const line of rh.lines) out += line + '\r\n';
+        let out = `HTTP/1.1 ${rh.status} ${rh.reason}\r\n${rh.fields}`;
         if (ex.respFraming === 2 && !ex.dechunk) out += 'transfer-encoding: chunked\r\n';
         if (ex.willClose) out += 'connection: close\r\n';
         else if (ex.head.minor === 0) out += 'connection: keep-alive\r\n';

@@ -5,7 +5,7 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChunkedScanner, HttpParseError, detectProtocol, findHeadEnd, parseRequestHead, parseResponseHead } from './http1.ts';
+import { ChunkedScanner, HttpParseError, detectProtocol, fieldLines, findHeadEnd, parseRequestHead, parseResponseHead } from './http1.ts';
 
 const limits = { maxHeaders: 100 };
 
@@ -42,7 +42,7 @@ void describe('parseRequestHead', () => {
     assert.equal(h.requestId, 'abc');
     assert.equal(h.forwardedProto, 'https');
     // Field lines are forwarded verbatim, in order (names keep their case).
-    assert.deepEqual(h.lines, ['Host: shop.example', 'Content-Length: 12', 'X-Request-Id: abc', 'Expect: 100-continue', 'X-Forwarded-Proto: https', 'Accept: */*']);
+    assert.deepEqual(fieldLines(h.fields), ['Host: shop.example', 'Content-Length: 12', 'X-Request-Id: abc', 'Expect: 100-continue', 'X-Forwarded-Proto: https', 'Accept: */*']);
   });
 
   void test('path for telemetry from every target form', () => {
@@ -79,7 +79,7 @@ void describe('parseRequestHead', () => {
       limits,
       true,
     );
-    assert.deepEqual(h.lines, ['Host: a', 'X-Kept: 3']);
+    assert.deepEqual(fieldLines(h.fields), ['Host: a', 'X-Kept: 3']);
     assert.deepEqual(h.headers, { host: 'a', 'x-kept': '3' });
     // Upgrade without the "upgrade" connection option is not an upgrade request.
     assert.equal(h.upgrade, '');
@@ -94,14 +94,14 @@ void describe('parseRequestHead', () => {
     const h = parseRequestHead(head('GET / HTTP/1.1', 'Host: a', 'X-Forwarded-For: 10.0.0.1', 'x-forwarded-for: 10.0.0.2, 10.0.0.3', `x-skiff-peer: ${'p'.repeat(300)}`), limits);
     assert.equal(h.forwardedFor, '10.0.0.1, 10.0.0.2, 10.0.0.3');
     assert.equal(h.peer, 'p'.repeat(128));
-    assert.deepEqual(h.lines, ['Host: a']);
+    assert.deepEqual(fieldLines(h.fields), ['Host: a']);
   });
 
   void test('chunked requests: Transfer-Encoding is normalised; the value is case-insensitive', () => {
     const h = parseRequestHead(head('POST / HTTP/1.1', 'Host: a', 'Transfer-Encoding: Chunked'), limits);
     assert.equal(h.chunked, true);
     assert.equal(h.contentLength, -1);
-    assert.deepEqual(h.lines, ['Host: a', 'transfer-encoding: chunked']);
+    assert.deepEqual(fieldLines(h.fields), ['Host: a', 'transfer-encoding: chunked']);
   });
 
   void test('Content-Length: optional whitespace around the value and leading zeros are valid', () => {
@@ -124,7 +124,7 @@ void describe('parseRequestHead', () => {
 
   void test('limits: exactly maxHeaders fields pass, one more is 431; a 32-character method passes, 33 is 400', () => {
     const fields = (n: number): string[] => ['Host: a', ...Array.from({ length: n - 1 }, (_, i) => `X-${i}: v`)];
-    assert.equal(parseRequestHead(head('GET / HTTP/1.1', ...fields(100)), limits).lines.length, 100);
+    assert.equal(fieldLines(parseRequestHead(head('GET / HTTP/1.1', ...fields(100)), limits).fields).length, 100);
     assert.equal(refusal(() => parseRequestHead(head('GET / HTTP/1.1', ...fields(101)), limits)), 431);
     assert.equal(parseRequestHead(head(`${'M'.repeat(32)} / HTTP/1.1`, 'Host: a'), limits).method, 'M'.repeat(32));
     assert.equal(refusal(() => parseRequestHead(head(`${'M'.repeat(33)} / HTTP/1.1`, 'Host: a'), limits)), 400);
@@ -220,7 +220,7 @@ void describe('parseResponseHead', () => {
   void test('reads status, framing and persistence', () => {
     const r = parseResponseHead(head('HTTP/1.1 201 Created', 'Content-Length: 10', 'Content-Type: text/plain'));
     assert.deepEqual([r.minor, r.status, r.reason, r.contentLength, r.chunked, r.close], [1, 201, 'Created', 10, false, false]);
-    assert.deepEqual(r.lines, ['Content-Length: 10', 'Content-Type: text/plain']);
+    assert.deepEqual(fieldLines(r.fields), ['Content-Length: 10', 'Content-Type: text/plain']);
     assert.equal(parseResponseHead(head('HTTP/1.1 200')).reason, '');
     assert.equal(parseResponseHead(head('HTTP/1.1 200 ')).reason, '');
     assert.equal(parseResponseHead(head('HTTP/1.0 200 OK')).close, true);
@@ -231,7 +231,7 @@ void describe('parseResponseHead', () => {
   void test('equal repeated Content-Length collapses; different values are a bad response', () => {
     const r = parseResponseHead(head('HTTP/1.1 200 OK', 'Content-Length: 3', 'Content-Length: 3'));
     assert.equal(r.contentLength, 3);
-    assert.deepEqual(r.lines, ['Content-Length: 3']);
+    assert.deepEqual(fieldLines(r.fields), ['Content-Length: 3']);
     assert.equal(refusal(() => parseResponseHead(head('HTTP/1.1 200 OK', 'Content-Length: 3', 'Content-Length: 4'))), 502);
   });
 
@@ -239,12 +239,12 @@ void describe('parseResponseHead', () => {
     const r = parseResponseHead(head('HTTP/1.1 200 OK', 'Content-Length: 3', 'Transfer-Encoding: chunked'));
     assert.equal(r.chunked, true);
     assert.equal(r.contentLength, -1);
-    assert.deepEqual(r.lines, []);
+    assert.deepEqual(fieldLines(r.fields), []);
   });
 
   void test('hop-by-hop fields and those named in Connection are removed', () => {
     const r = parseResponseHead(head('HTTP/1.1 200 OK', 'Connection: keep-alive, X-App-Secret', 'Keep-Alive: timeout=5', 'Proxy-Connection: keep-alive', 'X-App-Secret: s', 'Trailer: x-sum', 'X-Kept: k'), true);
-    assert.deepEqual(r.lines, ['X-Kept: k']);
+    assert.deepEqual(fieldLines(r.fields), ['X-Kept: k']);
     assert.deepEqual(r.headers, { 'x-kept': 'k' });
   });
 
@@ -252,9 +252,9 @@ void describe('parseResponseHead', () => {
     // An app may advertise `Upgrade: h2c` on a 200; that offer is about the app's hop, which
     // the client does not share, and Connection names it, so an intermediary MUST remove it.
     const r = parseResponseHead(head('HTTP/1.1 200 OK', 'Connection: Upgrade', 'Upgrade: h2c', 'Content-Length: 0'));
-    assert.deepEqual(r.lines, ['Content-Length: 0']);
+    assert.deepEqual(fieldLines(r.fields), ['Content-Length: 0']);
     const s = parseResponseHead(head('HTTP/1.1 101 Switching Protocols', 'Connection: Upgrade', 'Upgrade: websocket'));
-    assert.deepEqual(s.lines, ['Upgrade: websocket']);
+    assert.deepEqual(fieldLines(s.fields), ['Upgrade: websocket']);
   });
 
   const bad: [string, string][] = [

@@ -105,3 +105,16 @@ void test('ratio rows give skiff/nginx and skiff/direct', () => {
   const added = rows.find((r) => r.metric === 'added p50 at 1,000 req/s')!;
   assert.ok(Math.abs(added.skiffVsNginx! - 1.5) < 1e-9);
 });
+
+void test('when nginx adds less than the noise floor, the added-latency limit uses the floor', () => {
+  // direct p50 0.1 ms; nginx 0.105 (+0.005, below the 0.02 ms floor): limit 1.2 × 0.02 = 0.024 ms.
+  const cases = (skiffP50: number): CaseResult[] => [
+    caseOf('direct', { sat: 50_000, p50: 0.1, p99: 0.2 }),
+    caseOf('skiff', { sat: 28_000, p50: skiffP50, p99: 0.2, cpuSeconds: 2, rss: 50 * MiB }),
+    caseOf('nginx', { sat: 30_000, p50: 0.105, p99: 0.2, cpuSeconds: 1.6, rss: 8 * MiB }),
+  ];
+  const pass = checkTargets(summarize(cases(0.12), rates), rates)[2]!;
+  assert.equal(pass.verdict, 'PASS');
+  assert.match(pass.note ?? '', /noise/);
+  assert.equal(checkTargets(summarize(cases(0.13), rates), rates)[2]!.verdict, 'MISS');
+});
