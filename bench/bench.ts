@@ -335,7 +335,16 @@ export async function runBench(options: BenchOptions, env: BenchEnv): Promise<Be
       const up = await startUpstream(env, tmp);
       const upstreamUrl = `http://127.0.0.1:${up.port}/`;
       const tools: Tools = { node: env.node, wrk, nginx: found.paths.nginx, haproxy: found.paths.haproxy };
-      const ctx: StartContext = { supervisor: env.supervisor, tools, root: env.root, tmp, upstreamPort: up.port, startTimeoutMs: 10_000 };
+      // skiff runs as it does in its image: the JavaScript that `npm run build` strips of types
+      // (Node's in-process stripper alone would cost each process ~17 MiB; docs/performance.md).
+      let skiffEntry = 'bin/skiff.ts';
+      if (cases.some((c) => c.name === 'skiff') && !options.ts) {
+        env.log('building dist/js (npm run build)');
+        const built = spawnSync(env.node, [join(env.root, 'scripts', 'build.ts')], { cwd: env.root, encoding: 'utf8' });
+        if (built.status === 0) skiffEntry = 'dist/js/bin/skiff.js';
+        else env.log(`  build failed, benchmarking the TypeScript sources instead: ${(built.stderr || built.stdout).trim().split('\n').slice(-3).join(' ')}`);
+      }
+      const ctx: StartContext = { supervisor: env.supervisor, tools, root: env.root, tmp, upstreamPort: up.port, startTimeoutMs: 10_000, skiffEntry };
       env.log(`upstream on ${upstreamUrl}; warming it up`);
       await measurer(options, env, tmp, wrk, upstreamUrl, []).run('warm-up', { threads: options.threads }, { durationSeconds: options.warmupSeconds });
 

@@ -30,6 +30,8 @@ export interface BenchOptions {
   large: boolean;
   /** Where the JSON goes; default bench/results/bench-<time>.json. */
   out?: string;
+  /** Benchmark skiff's TypeScript sources (bin/skiff.ts) instead of the built JavaScript. */
+  ts: boolean;
   help: boolean;
 }
 
@@ -50,6 +52,8 @@ Options:
   --starts N           starts of each proxy for the readiness median (default 5; --quick: 3)
   --large, --no-large  also 1 MiB responses and 1 MiB uploads (default on; --quick: off)
   --out FILE           write the JSON results there (default bench/results/bench-<time>.json)
+  --ts                 run skiff from its TypeScript sources (default: the JavaScript that
+                       \`npm run build\` writes to dist/js, as in the container image)
   -h, --help           show this help
 `;
 
@@ -74,6 +78,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       starts: { type: 'string' },
       large: { type: 'boolean' },
       out: { type: 'string' },
+      ts: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -107,6 +112,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     starts: positiveInt('starts', values.starts, quick ? 3 : 5),
     large: values.large ?? !quick,
     out: values.out,
+    ts: values.ts,
     help: values.help,
   };
 }

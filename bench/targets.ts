@@ -152,6 +152,8 @@ export interface StartContext {
   upstreamPort: number;
   /** How long a proxy may take to answer its first request. */
   startTimeoutMs: number;
+  /** skiff's entry, relative to root: dist/js/bin/skiff.js (as in the image) or bin/skiff.ts. */
+  skiffEntry: string;
 }
 
 export interface Started {
@@ -215,7 +217,7 @@ export async function startProxy(name: ProxyCase, ctx: StartContext): Promise<St
       adminPort = await freePort();
       command = ctx.tools.node;
       args = [
-        join(ctx.root, 'bin/skiff.ts'), 'proxy',
+        join(ctx.root, ctx.skiffEntry), 'proxy',
         '--listen', `127.0.0.1:${port}`,
         '--app', `127.0.0.1:${ctx.upstreamPort}`,
         '--admin', `127.0.0.1:${adminPort}`,
