@@ -237,33 +237,45 @@ export class Bucket {
 
   /** Adds everything of `other` (a finer bucket inside this one) to this bucket. */
   merge(other: Bucket): void {
-    for (const o of other.services.values()) {
-      const s = this.service(o.namespace, o.service);
-      if (!s) {
-        this.dropped++;
-        continue;
-      }
-      mergeStats(s, o);
-      s.requestBytesTotal += o.requestBytesTotal;
-      s.responseBytesTotal += o.responseBytesTotal;
-      addCounts(s.errors, o.errors);
-      addCounts(s.statusCodes, o.statusCodes);
-      for (const pod of o.pods) if (s.pods.size < MAX_PODS_PER_SERVICE) s.pods.add(pod);
-    }
-    for (const o of other.routes.values()) {
-      const s = this.service(o.namespace, o.service);
-      if (s) mergeStats(this.route(s, o.method, o.route), o);
-    }
-    for (const o of other.edges.values()) {
-      const s = this.service(o.namespace, o.service);
-      if (!s) continue;
-      const e = this.edge(s, o.peer);
-      e.requests += o.requests;
-      e.ok += o.ok;
-      e.latency.merge(o.latency);
-    }
-    for (const o of other.pods.values()) mergePod(this.pod(o.sidecarId, o.namespace, o.service, o.pod), o);
+    for (const o of other.services.values()) this.mergeService(o);
+    for (const o of other.routes.values()) this.mergeRoute(o);
+    for (const o of other.edges.values()) this.mergeEdge(o);
+    for (const o of other.pods.values()) this.mergePod(o);
     this.dropped += other.dropped;
+  }
+
+  // One item of a finer bucket at a time: the store rolls a closing bucket up in slices.
+
+  mergeService(o: ServiceAgg): void {
+    const s = this.service(o.namespace, o.service);
+    if (!s) {
+      this.dropped++;
+      return;
+    }
+    mergeStats(s, o);
+    s.requestBytesTotal += o.requestBytesTotal;
+    s.responseBytesTotal += o.responseBytesTotal;
+    addCounts(s.errors, o.errors);
+    addCounts(s.statusCodes, o.statusCodes);
+    for (const pod of o.pods) if (s.pods.size < MAX_PODS_PER_SERVICE) s.pods.add(pod);
+  }
+
+  mergeRoute(o: RouteAgg): void {
+    const s = this.service(o.namespace, o.service);
+    if (s) mergeStats(this.route(s, o.method, o.route), o);
+  }
+
+  mergeEdge(o: EdgeAgg): void {
+    const s = this.service(o.namespace, o.service);
+    if (!s) return;
+    const e = this.edge(s, o.peer);
+    e.requests += o.requests;
+    e.ok += o.ok;
+    e.latency.merge(o.latency);
+  }
+
+  mergePod(o: PodAgg): void {
+    mergePod(this.pod(o.sidecarId, o.namespace, o.service, o.pod), o);
   }
 }
 

@@ -40,6 +40,8 @@ export interface SidecarRow {
   gaps: number;
   /** Reports the sidecar says it dropped from its own full queue. */
   droppedReports: number;
+  /** Its admin URL for live taps, as its latest report says; null when it gave none. */
+  admin: string | null;
 }
 export interface SidecarsResponse {
   now: number;
@@ -342,6 +344,7 @@ export function querySidecars(store: DashboardStore, now: number): SidecarsRespo
       received: s.received,
       gaps: Math.max(0, s.maxSeq - s.firstSeq + 1 - s.received),
       droppedReports: s.droppedReports,
+      admin: s.admin ?? null,
     }));
   return { now, sidecars };
 }

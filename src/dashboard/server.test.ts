@@ -333,3 +333,18 @@ void test('the UI: built files with their types and caching, client routes fall 
     await bare.close();
   }
 });
+
+void test('the live tap is mounted at /api/tap behind the same auth, and its streams end on close', async () => {
+  assert.equal((await fetch(`${dash.url}/api/tap?service=web`)).status, 401);
+  const bad = await fetch(`${dash.url}/api/tap?rate=0`, { headers: bearer });
+  assert.equal(bad.status, 400);
+  assert.equal(((await bad.json()) as ApiError).error, 'bad_filter');
+  // A stream stays open; closing the dashboard ends it (the server must not wait for it forever).
+  const other = await createDashboardServer({ dataDir: join(root, 'tap'), token: TOKEN, listen: { host: '127.0.0.1', port: 0 }, maintainEveryMs: 0 });
+  const res = await fetch(`${other.url}/api/tap?service=nobody`, { headers: bearer });
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+  const reading = res.text();
+  await other.close();
+  await reading.catch(() => '');
+});

@@ -8,6 +8,7 @@
  *   GET  /api/services/:namespace/:name   one service: series, routes, status codes, pods
  *   GET  /api/edges?window=5m             who calls whom
  *   GET  /api/sidecars                    reporting sidecars, last seen, sequence gaps
+ *   GET  /api/tap?service=…               live requests of the live sidecars, merged (SSE; tap.ts)
  *   GET  /*                               the web UI (static.ts); to /login without a session
  *
  * Every endpoint but /healthz and the login page needs the token: `Authorization: Bearer`, or
@@ -29,9 +30,13 @@ import { DEFAULT_MAX_REPORT_BYTES, Ingestor, handleReport } from './ingest.ts';
 import { handleLoginGet, handleLoginPost, handleLogout } from './login.ts';
 import { queryEdges, queryService, queryServices, querySidecars } from './query.ts';
 import { serveStatic } from './static.ts';
+import { createTapFanout } from './tap.ts';
 import { DashboardStore } from './store.ts';
 import type { Retention } from './store.ts';
 import { WindowError } from './window.ts';
+
+/** Longest stretch of bucket closing between two turns of the event loop. */
+const MAINTAIN_SLICE_MS = 8;
 
 export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../dist/web/', import.meta.url));
 
@@ -61,7 +66,7 @@ export interface DashboardServer {
   readonly url: string;
   readonly address: HostPort;
   readonly store: DashboardStore;
-  /** Closes due buckets now (what the timer does every second). */
+  /** Closes due buckets now, all at once (the timer does it every second, in slices). */
   maintain(): void;
   /** Stops accepting, commits what is queued, waits for requests in flight, closes the store. */
   close(): Promise<void>;
@@ -91,8 +96,26 @@ export async function createDashboardServer(options: DashboardServerOptions): Pr
   }
   const store = DashboardStore.open({ dir: options.dataDir, now: clock(), log, ...(options.retention ? { retention: options.retention } : {}), ...(options.fsync ? { fsync: true } : {}) });
   const auth = new Auth(options.token, clock);
+  // The live tap reaches sidecars' admin ports with the same token (the mesh shares one).
+  const tap = createTapFanout({ token: options.token, sidecars: () => store.tapTargets(), clock, log });
   const ingestor = new Ingestor({ store, clock, log, ...(options.batchDelayMs !== undefined ? { batchDelayMs: options.batchDelayMs } : {}) });
 
+  // Bucket closing runs in slices of MAINTAIN_SLICE_MS, one per turn of the event loop, so that
+  // reports and queries are served in between (a 10 s bucket can be thousands of rows).
+  let continuing = false;
+  const step = (): void => {
+    try {
+      if (store.maintain(clock(), MAINTAIN_SLICE_MS) && !continuing) {
+        continuing = true;
+        setImmediate(() => {
+          continuing = false;
+          if (!closingDown) step();
+        });
+      }
+    } catch (err) {
+      log.error('closing buckets failed; will retry', { error: describeError(err) });
+    }
+  };
   const maintain = (): void => {
     try {
       store.maintain(clock());
@@ -100,6 +123,7 @@ export async function createDashboardServer(options: DashboardServerOptions): Pr
       log.error('closing buckets failed; will retry', { error: describeError(err) });
     }
   };
+  let closingDown = false;
 
   const unauthorized = (res: ServerResponse): void =>
     sendError(res, 401, 'unauthorized', 'send the dashboard token as Authorization: Bearer TOKEN, or log in at /login', {
@@ -122,6 +146,7 @@ export async function createDashboardServer(options: DashboardServerOptions): Pr
       if (path === '/api/services') return sendJson(res, 200, queryServices(store, now, window));
       if (path === '/api/edges') return sendJson(res, 200, queryEdges(store, now, window));
       if (path === '/api/sidecars') return sendJson(res, 200, querySidecars(store, now));
+      if (path === '/api/tap') return tap.handle(req, res, url);
       const parts = path.split('/');
       if (parts.length === 5 && parts[2] === 'services' && parts[3] && parts[4]) {
         let key;
@@ -194,15 +219,17 @@ export async function createDashboardServer(options: DashboardServerOptions): Pr
   }
   const bound = server.address() as AddressInfo;
   const address = { host: bound.address, port: bound.port };
-  const timer = options.maintainEveryMs === 0 ? undefined : setInterval(maintain, options.maintainEveryMs ?? 1000);
+  const timer = options.maintainEveryMs === 0 ? undefined : setInterval(step, options.maintainEveryMs ?? 1000);
   timer?.unref();
-  maintain();
+  step();
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      closingDown = true;
       clearInterval(timer);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      tap.close(); // live streams never end by themselves
       server.closeIdleConnections();
       // Commit what is queued: those requests get their acks; later ones a 503.
       ingestor.close();

@@ -12,9 +12,11 @@
  *    before COMMIT returns, so it survives the process being killed (kill -9); `fsync: true`
  *    (synchronous=FULL) also survives power loss, at one fsync per batch.
  * 2. `maintain(now)`: a 10 s bucket closes GRACE after its end. Closing writes its aggregates to
- *    the `*_10s` tables and deletes its journal rows in one transaction, then merges it into the
- *    open 1 min bucket; a closing minute is written to `*_1m` and merged into the open hour; a
- *    closing hour is written to `*_1h`. Each level's watermark (`closedBefore`) is in `meta`.
+ *    the `*_10s` tables (in slices, merging each row into the open 1 min bucket), then moves the
+ *    level's watermark (`closedBefore`, in `meta`) in one last transaction; its journal rows,
+ *    now below the watermark (skipped by a restart), are deleted afterwards, in slices. A
+ *    closing minute is written to `*_1m` and merged into the open hour; a closing hour is
+ *    written to `*_1h`.
  * 3. On open, memory is rebuilt from what is stored: open 10 s buckets from the journal, the
  *    open minute from 10 s rows after its watermark, the open hour from 1 min rows.
  * Rows older than their level's retention are deleted by `maintain`.
@@ -37,6 +39,7 @@ import { decodeReport, encodeReport, encodeSketch } from './codec.ts';
 import type { SketchSource } from './codec.ts';
 import { DAY, HOUR, LEVELS, LEVEL_NAMES, MINUTE, SECOND, alignDown } from './window.ts';
 import type { LevelIndex, Span } from './window.ts';
+import type { TapTarget } from './tap.ts';
 
 export const DB_FILE = 'dashboard.db';
 const SCHEMA_VERSION = 1;
@@ -49,6 +52,9 @@ export const MAX_SIDECARS = 100_000;
 /** A sidecar silent this long is forgotten (with its remembered sequence numbers). */
 export const SIDECAR_TTL = DAY;
 const HOUSEKEEPING_EVERY = MINUTE;
+/** Rows written (or deletes run) per transaction while closing buckets: a few ms each. */
+const SLICE = 200;
+const SLICE_MS = 5;
 /** How journal bodies are written (the `encoding` column, so that a later format can coexist). */
 const JOURNAL_ENCODING = 'report-v1';
 /** Memory for cached rows of written buckets (approximate: blob bytes plus a per-row overhead). */
@@ -61,7 +67,8 @@ export interface Retention {
   hours: number;
 }
 
-export const DEFAULT_RETENTION: Retention = { tenSeconds: 6 * HOUR, minutes: 7 * DAY, hours: 30 * DAY };
+/** What the API can read, with a margin (docs/dashboard.md, "Retention"): longer costs disk and buys nothing. */
+export const DEFAULT_RETENTION: Retention = { tenSeconds: 2 * HOUR, minutes: 3 * DAY, hours: 30 * DAY };
 /** Windows up to 1 h read 10 s buckets, up to 60 h 1 min buckets (see window.ts). */
 export const MIN_RETENTION: Retention = { tenSeconds: HOUR, minutes: 3 * DAY, hours: 3 * DAY };
 
@@ -94,6 +101,8 @@ export interface SidecarInfo {
   received: number;
   /** What the sidecar says it dropped from its own queue since it started. */
   droppedReports: number;
+  /** Where its admin port (live tap) is reachable, as its latest report says; undefined when not. */
+  admin: string | undefined;
 }
 
 interface SidecarState extends SidecarInfo {
@@ -146,6 +155,17 @@ export interface ServiceKey {
 }
 
 type Row = Record<string, unknown>;
+
+/** A piece of maintenance, done in slices (see `maintain`). */
+interface Job {
+  level: LevelIndex | 'housekeeping' | 'journal';
+  tasks: (() => void)[];
+  next: number;
+  /** The last transaction (watermark, journal). */
+  finish: () => void;
+  /** After its commit: memory follows. */
+  done?: () => void;
+}
 /** Which part of a query's buckets: all, those written to tables, or the open ones in memory. */
 export type Part = 'all' | 'written' | 'open';
 
@@ -198,7 +218,7 @@ const BASE_SCHEMA = `
   CREATE TABLE IF NOT EXISTS sidecars (
     sidecar_id TEXT PRIMARY KEY, namespace TEXT NOT NULL, service TEXT NOT NULL, pod TEXT NOT NULL,
     first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, first_seq INTEGER NOT NULL, max_seq INTEGER NOT NULL,
-    received INTEGER NOT NULL, dropped_reports INTEGER NOT NULL) WITHOUT ROWID;
+    received INTEGER NOT NULL, dropped_reports INTEGER NOT NULL, admin TEXT) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS services (
     namespace TEXT NOT NULL, service TEXT NOT NULL, last_seen INTEGER NOT NULL, PRIMARY KEY (namespace, service)) WITHOUT ROWID;`;
 
@@ -211,7 +231,14 @@ export class DashboardStore {
   /** Open buckets per level, by start time. */
   readonly #open: [Map<number, Bucket>, Map<number, Bucket>, Map<number, Bucket>] = [new Map<number, Bucket>(), new Map<number, Bucket>(), new Map<number, Bucket>()];
   /** Per level: every bucket that starts before this is written to the level's tables. */
-  #closedBefore: [number, number, number] = [0, 0, 0];
+  #written: [number, number, number] = [0, 0, 0];
+  /** Buckets being written (maintain's current job), still read from memory by queries. */
+  #closing: [Bucket[], Bucket[], Bucket[]] = [[], [], []];
+  /** Reports count in no 10 s bucket before this (≥ #written[0] while one is closing). */
+  #floor = 0;
+  #job: Job | null = null;
+  /** The journal may hold rows of written buckets (deleted lazily by #journalJob). */
+  #journalBehind = true;
   readonly #sidecars = new Map<string, SidecarState>();
   /** Services with stored rows (namespace NUL service → last bucket seen). */
   readonly #services = new Map<string, ServiceKey & { lastSeen: number }>();
@@ -258,7 +285,7 @@ export class DashboardStore {
 
   /** Per level: buckets that start before this are in the level's tables. */
   get closedBefore(): readonly number[] {
-    return this.#closedBefore;
+    return this.#written;
   }
 
   // ─── write path ──────────────────────────────────────────────────────────────────────────
@@ -289,9 +316,9 @@ export class DashboardStore {
       const insertSeen = this.#stmt('INSERT INTO seen (sidecar_id, seq) VALUES (?, ?)');
       const insertJournal = this.#stmt('INSERT INTO journal (bucket, received, encoding, body) VALUES (?, ?, ?, ?)');
       const upsertSidecar = this.#stmt(`
-        INSERT INTO sidecars (sidecar_id, namespace, service, pod, first_seen, last_seen, first_seq, max_seq, received, dropped_reports)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
-        ON CONFLICT (sidecar_id) DO UPDATE SET namespace = excluded.namespace, service = excluded.service, pod = excluded.pod,
+        INSERT INTO sidecars (sidecar_id, namespace, service, pod, first_seen, last_seen, first_seq, max_seq, received, dropped_reports, admin)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+        ON CONFLICT (sidecar_id) DO UPDATE SET namespace = excluded.namespace, service = excluded.service, pod = excluded.pod, admin = excluded.admin,
           last_seen = max(last_seen, excluded.last_seen), first_seq = min(first_seq, excluded.first_seq),
           max_seq = max(max_seq, excluded.max_seq), received = received + 1,
           dropped_reports = max(dropped_reports, excluded.dropped_reports)`);
@@ -301,7 +328,7 @@ export class DashboardStore {
         insertSeen.run(r.sidecarId, r.seq);
         insertJournal.run(bucket, receivedAt, JOURNAL_ENCODING, encodeReport(r));
         const id = r.identity;
-        upsertSidecar.run(r.sidecarId, id.namespace, id.service, id.pod, receivedAt, receivedAt, r.seq, r.seq, r.droppedReports);
+        upsertSidecar.run(r.sidecarId, id.namespace, id.service, id.pod, receivedAt, receivedAt, r.seq, r.seq, r.droppedReports, r.admin ?? null);
       }
     });
     // Committed: now (and only now) the reports count.
@@ -316,7 +343,7 @@ export class DashboardStore {
    * bucket already written (a late retry counts now) nor in the future (clock skew).
    */
   #bucketFor(r: ReportV1, current: number): number {
-    const floor = this.#closedBefore[0];
+    const floor = this.#floor;
     let b = alignDown(r.end - 1, LEVELS[0]);
     if (b > current) b = current;
     if (b < floor) b = Math.max(current, floor);
@@ -329,13 +356,14 @@ export class DashboardStore {
     if (!s) {
       s = {
         sidecarId: r.sidecarId, namespace: id.namespace, service: id.service, pod: id.pod, firstSeen: receivedAt, lastSeen: receivedAt,
-        firstSeq: r.seq, maxSeq: 0, received: 0, droppedReports: 0, bits: new Uint8Array(SEQ_WINDOW / 8), prunedTo: 0,
+        firstSeq: r.seq, maxSeq: 0, received: 0, droppedReports: 0, admin: undefined, bits: new Uint8Array(SEQ_WINDOW / 8), prunedTo: 0,
       };
       this.#sidecars.set(r.sidecarId, s);
     }
     s.namespace = id.namespace;
     s.service = id.service;
     s.pod = id.pod;
+    s.admin = r.admin;
     s.lastSeen = Math.max(s.lastSeen, receivedAt);
     s.firstSeq = Math.min(s.firstSeq, r.seq);
     s.received++;
@@ -354,122 +382,216 @@ export class DashboardStore {
   }
 
   /**
-   * Closes the buckets whose time has passed (GRACE after their end), rolls them up, and now and
-   * then deletes what retention no longer keeps. Call it every second or so.
+   * Closes the buckets whose time has passed (GRACE after their end), rolls them up, and once a
+   * minute deletes what retention no longer keeps. Call it every second or so.
+   *
+   * The work is sliced: each slice is a small transaction, and with `budgetMs` the call returns
+   * `true` once that much time is spent and work remains (call again soon: the server does so
+   * on the next turn of the event loop), so that closing a bucket of thousands of rows never
+   * holds up reports and queries for long. Without a budget it runs to the end (tests).
+   * Rows are written with INSERT OR REPLACE and a level's watermark moves (with the journal
+   * delete) only in the last slice, so a crash between slices redoes the bucket, identically.
    */
-  maintain(now: number): void {
+  maintain(now: number, budgetMs = Infinity): boolean {
     this.#assertOpen();
-    const target = LEVELS.map((l) => alignDown(now - GRACE, l)) as [number, number, number];
-    if (target.some((t, i) => t > this.#closedBefore[i]!)) {
+    const deadline = performance.now() + budgetMs;
+    for (;;) {
+      this.#job ??= this.#nextJob(now);
+      const job = this.#job;
+      if (!job) return false;
       try {
-        this.#transaction(() => {
-          for (const level of [0, 1, 2] as const) this.#closeLevel(level, target[level]);
-        });
+        while (job.next < job.tasks.length) {
+          // One slice: up to SLICE tasks or SLICE_MS, whichever comes first, in one transaction.
+          const sliceEnd = Math.min(deadline, performance.now() + SLICE_MS);
+          this.#transaction(() => {
+            const end = Math.min(job.tasks.length, job.next + SLICE);
+            while (job.next < end) {
+              job.tasks[job.next]!();
+              job.next++;
+              if (performance.now() >= sliceEnd) break;
+            }
+          });
+          if (performance.now() >= deadline) return true;
+        }
+        this.#transaction(job.finish);
+        this.#job = null;
+        job.done?.();
       } catch (err) {
-        // Memory may hold merges of the rolled-back transaction: rebuild it from the file.
+        if (job.level === 'housekeeping' || job.level === 'journal') {
+          // Retention can wait for the next round; say why.
+          this.#job = null;
+          this.#log.error('store housekeeping failed', { error: (err as Error).message });
+          return false;
+        }
+        // Memory may hold merges of a rolled-back slice: rebuild it from the file.
         this.#reload(now);
         throw err;
       }
+      if (performance.now() >= deadline) return true;
+    }
+  }
+
+  /** The next piece of work: the finest level with a bucket to close, else housekeeping. */
+  #nextJob(now: number): Job | null {
+    for (const level of [0, 1, 2] as const) {
+      let target = alignDown(now - GRACE, LEVELS[level]);
+      // A coarser bucket closes only once every finer bucket in it is written and merged into it.
+      if (level > 0) target = Math.min(target, alignDown(this.#written[level - 1]!, LEVELS[level]));
+      if (target > this.#written[level]) return this.#closeJob(level, target);
+      if (level === 0 && this.#journalBehind) return this.#journalJob();
     }
     if (now - this.#lastHousekeeping >= HOUSEKEEPING_EVERY) {
       this.#lastHousekeeping = now;
-      this.#housekeeping(now);
+      return this.#housekeepingJob(now);
     }
+    return null;
   }
 
-  #closeLevel(level: LevelIndex, target: number): void {
-    if (target <= this.#closedBefore[level]) return;
+  #closeJob(level: LevelIndex, target: number): Job {
     const open = this.#open[level];
     const closing = [...open.values()].filter((b) => b.t < target).sort((a, b) => a.t - b.t);
-    for (const b of closing) {
-      this.#writeBucket(level, b);
-      open.delete(b.t);
-      if (b.dropped > 0) this.#log.warn('series dropped: a bound was reached', { level: LEVEL_NAMES[level], bucket: b.t, dropped: b.dropped });
-      if (level < 2) this.#openBucket((level + 1) as LevelIndex, alignDown(b.t, LEVELS[level + 1]!)).merge(b);
-    }
-    if (level === 0) this.#stmt('DELETE FROM journal WHERE bucket < ?').run(target);
-    this.#closedBefore[level] = target;
-    this.#setMeta(`closed_${LEVEL_NAMES[level]}`, target);
-  }
-
-  #writeBucket(level: LevelIndex, b: Bucket): void {
+    for (const b of closing) open.delete(b.t);
+    // From now on reports go to later buckets; queries still read these from memory.
+    this.#closing[level] = closing;
+    if (level === 0) this.#floor = target;
     const n = LEVEL_NAMES[level];
-    const svc = this.#stmt(`INSERT INTO svc_${n} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    const seen = this.#stmt('INSERT INTO services (namespace, service, last_seen) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)');
-    for (const s of b.services.values()) {
-      svc.run(
-        b.t, s.namespace, s.service, s.requests, s.ok, encode(s.latency), encode(s.requestBytes), encode(s.responseBytes),
-        s.requestBytesTotal, s.responseBytesTotal, JSON.stringify(s.errors), JSON.stringify(s.statusCodes), [...s.pods].join('\n'),
-      );
-      if (level === 0) {
-        seen.run(s.namespace, s.service, b.t);
-        const key = s.namespace + '\u0000' + s.service;
-        const known = this.#services.get(key);
-        if (known) known.lastSeen = Math.max(known.lastSeen, b.t);
-        else this.#services.set(key, { namespace: s.namespace, service: s.service, lastSeen: b.t });
+    const up = level < 2 ? (t: number): Bucket => this.#openBucket((level + 1) as LevelIndex, alignDown(t, LEVELS[level + 1]!)) : undefined;
+    const svc = this.#stmt(`INSERT OR REPLACE INTO svc_${n} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    const route = this.#stmt(`INSERT OR REPLACE INTO route_${n} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    const edge = this.#stmt(`INSERT OR REPLACE INTO edge_${n} VALUES (?, ?, ?, ?, ?, ?, ?)`);
+    const pod = this.#stmt(`INSERT OR REPLACE INTO pod_${n} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    const tasks: (() => void)[] = [];
+    for (const b of closing) {
+      for (const s of b.services.values()) {
+        tasks.push(() => {
+          svc.run(
+            b.t, s.namespace, s.service, s.requests, s.ok, encode(s.latency), encode(s.requestBytes), encode(s.responseBytes),
+            s.requestBytesTotal, s.responseBytesTotal, JSON.stringify(s.errors), JSON.stringify(s.statusCodes), [...s.pods].join('\n'),
+          );
+          up?.(b.t).mergeService(s);
+        });
+      }
+      for (const r of b.routes.values()) {
+        tasks.push(() => {
+          route.run(r.namespace, r.service, b.t, r.method, r.route, r.requests, r.ok, encode(r.latency), encode(r.requestBytes), encode(r.responseBytes));
+          up?.(b.t).mergeRoute(r);
+        });
+      }
+      for (const e of b.edges.values()) {
+        tasks.push(() => {
+          edge.run(b.t, e.namespace, e.service, e.peer, e.requests, e.ok, encode(e.latency));
+          up?.(b.t).mergeEdge(e);
+        });
+      }
+      for (const p of b.pods.values()) {
+        tasks.push(() => {
+          pod.run(
+            p.namespace, p.service, b.t, p.sidecarId, p.pod, p.requests, p.reports, p.minSeq, p.maxSeq, p.lastSeen,
+            p.first?.t ?? null, p.first?.cpu ?? null, p.last?.t ?? null, p.last?.cpu ?? null,
+            p.memoryBytes, p.cpuLimitCores, p.memoryLimitBytes, p.source,
+          );
+          up?.(b.t).mergePod(p);
+        });
       }
     }
-    const route = this.#stmt(`INSERT INTO route_${n} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    for (const r of b.routes.values()) {
-      route.run(r.namespace, r.service, b.t, r.method, r.route, r.requests, r.ok, encode(r.latency), encode(r.requestBytes), encode(r.responseBytes));
-    }
-    const edge = this.#stmt(`INSERT INTO edge_${n} VALUES (?, ?, ?, ?, ?, ?, ?)`);
-    for (const e of b.edges.values()) edge.run(b.t, e.namespace, e.service, e.peer, e.requests, e.ok, encode(e.latency));
-    const pod = this.#stmt(`INSERT INTO pod_${n} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    for (const p of b.pods.values()) {
-      pod.run(
-        p.namespace, p.service, b.t, p.sidecarId, p.pod, p.requests, p.reports, p.minSeq, p.maxSeq, p.lastSeen,
-        p.first?.t ?? null, p.first?.cpu ?? null, p.last?.t ?? null, p.last?.cpu ?? null,
-        p.memoryBytes, p.cpuLimitCores, p.memoryLimitBytes, p.source,
-      );
-    }
+    return {
+      level,
+      tasks,
+      next: 0,
+      finish: () => {
+        if (level === 0) {
+          // The journal rows of these buckets are deleted afterwards, in slices (#journalJob):
+          // until then they are below the watermark, which is how a restart knows to skip them.
+          const seen = this.#stmt('INSERT INTO services (namespace, service, last_seen) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)');
+          for (const b of closing) for (const s of b.services.values()) seen.run(s.namespace, s.service, b.t);
+        }
+        this.#setMeta(`closed_${n}`, target);
+      },
+      done: () => {
+        this.#written[level] = target;
+        this.#closing[level] = [];
+        if (level === 0) this.#journalBehind = true;
+        for (const b of closing) {
+          if (b.dropped > 0) this.#log.warn('series dropped: a bound was reached', { level: n, bucket: b.t, dropped: b.dropped });
+          if (level !== 0) continue;
+          for (const s of b.services.values()) {
+            const key = s.namespace + '\u0000' + s.service;
+            const known = this.#services.get(key);
+            if (known) known.lastSeen = Math.max(known.lastSeen, b.t);
+            else this.#services.set(key, { namespace: s.namespace, service: s.service, lastSeen: b.t });
+          }
+        }
+      },
+    };
   }
 
-  #housekeeping(now: number): void {
+  /** Deletes journal rows of written buckets, a few at a time (each can be tens of KB). */
+  #journalJob(): Job {
+    const below = this.#written[0];
+    const n = num(this.#stmt('SELECT count(*) AS n FROM journal WHERE bucket < ?').get(below)?.n ?? 0);
+    const del = this.#stmt('DELETE FROM journal WHERE id IN (SELECT id FROM journal WHERE bucket < ? LIMIT 20)');
+    const tasks = Array.from({ length: Math.ceil(n / 20) }, () => () => del.run(below));
+    return {
+      level: 'journal',
+      tasks,
+      next: 0,
+      finish: () => undefined,
+      done: () => {
+        this.#journalBehind = false;
+      },
+    };
+  }
+
+  #housekeepingJob(now: number): Job {
     const cutoff = [now - this.retention.tenSeconds, now - this.retention.minutes, now - this.retention.hours];
-    const services = [...this.#services.values()];
     this.#generation++;
     this.#rowCache.dropBefore(cutoff);
-    try {
-      this.#transaction(() => {
-        LEVEL_NAMES.forEach((n, i) => {
-          const before = cutoff[i]!;
-          this.#stmt(`DELETE FROM svc_${n} WHERE t < ?`).run(before);
-          this.#stmt(`DELETE FROM edge_${n} WHERE t < ?`).run(before);
-          const routes = this.#stmt(`DELETE FROM route_${n} WHERE namespace = ? AND service = ? AND t < ?`);
-          const pods = this.#stmt(`DELETE FROM pod_${n} WHERE namespace = ? AND service = ? AND t < ?`);
-          for (const s of services) {
-            routes.run(s.namespace, s.service, before);
-            pods.run(s.namespace, s.service, before);
-          }
+    const tasks: (() => void)[] = [];
+    LEVEL_NAMES.forEach((n, i) => {
+      const before = cutoff[i]!;
+      tasks.push(() => this.#stmt(`DELETE FROM svc_${n} WHERE t < ?`).run(before));
+      tasks.push(() => this.#stmt(`DELETE FROM edge_${n} WHERE t < ?`).run(before));
+      for (const s of this.#services.values()) {
+        tasks.push(() => this.#stmt(`DELETE FROM route_${n} WHERE namespace = ? AND service = ? AND t < ?`).run(s.namespace, s.service, before));
+        tasks.push(() => this.#stmt(`DELETE FROM pod_${n} WHERE namespace = ? AND service = ? AND t < ?`).run(s.namespace, s.service, before));
+      }
+    });
+    // Sequence numbers too old to matter, and sidecars gone for good.
+    const pruneSeen = this.#stmt('DELETE FROM seen WHERE sidecar_id = ? AND seq <= ?');
+    const gone: string[] = [];
+    for (const [id, s] of this.#sidecars) {
+      if (s.lastSeen < now - SIDECAR_TTL) {
+        gone.push(id);
+        tasks.push(() => pruneSeen.run(id, Number.MAX_SAFE_INTEGER));
+      } else if (s.maxSeq - SEQ_WINDOW > s.prunedTo) {
+        const upTo = s.maxSeq - SEQ_WINDOW;
+        tasks.push(() => {
+          pruneSeen.run(id, upTo);
+          s.prunedTo = upTo;
         });
-        // Services with nothing left in any table.
-        const longest = Math.min(...cutoff);
-        const forget = this.#stmt('DELETE FROM services WHERE namespace = ? AND service = ?');
-        for (const [key, s] of this.#services) {
-          if (s.lastSeen < longest) {
-            forget.run(s.namespace, s.service);
-            this.#services.delete(key);
-          }
-        }
-        // Sequence numbers too old to matter, and sidecars gone for good.
-        const pruneSeen = this.#stmt('DELETE FROM seen WHERE sidecar_id = ? AND seq <= ?');
-        const dropSidecar = this.#stmt('DELETE FROM sidecars WHERE sidecar_id = ?');
-        for (const [id, s] of this.#sidecars) {
-          if (s.lastSeen < now - SIDECAR_TTL) {
-            pruneSeen.run(id, Number.MAX_SAFE_INTEGER);
-            dropSidecar.run(id);
-            this.#sidecars.delete(id);
-          } else if (s.maxSeq - SEQ_WINDOW > s.prunedTo) {
-            pruneSeen.run(id, s.maxSeq - SEQ_WINDOW);
-            s.prunedTo = s.maxSeq - SEQ_WINDOW;
-          }
-        }
-      });
-    } catch (err) {
-      // Retention can wait for the next round; say why.
-      this.#log.error('store housekeeping failed', { error: (err as Error).message });
+      }
     }
+    // Services with nothing left in any table.
+    const longest = Math.min(...cutoff);
+    const forget = [...this.#services.entries()].filter(([, s]) => s.lastSeen < longest);
+    return {
+      level: 'housekeeping',
+      tasks,
+      next: 0,
+      finish: () => {
+        const dropSidecar = this.#stmt('DELETE FROM sidecars WHERE sidecar_id = ?');
+        for (const id of gone) dropSidecar.run(id);
+        const drop = this.#stmt('DELETE FROM services WHERE namespace = ? AND service = ?');
+        for (const [, s] of forget) drop.run(s.namespace, s.service);
+      },
+      done: () => {
+        // Queries may have cached rows of these buckets while they were being deleted.
+        this.#generation++;
+        this.#rowCache.dropBefore(cutoff);
+        for (const id of gone) this.#sidecars.delete(id);
+        for (const [key] of forget) this.#services.delete(key);
+      },
+    };
   }
 
   // ─── rebuild ─────────────────────────────────────────────────────────────────────────────
@@ -477,6 +599,9 @@ export class DashboardStore {
   #reload(now: number): void {
     this.#generation++;
     this.#rowCache.clear();
+    this.#job = null;
+    this.#journalBehind = true;
+    this.#closing = [[], [], []];
     for (const m of this.#open) m.clear();
     this.#sidecars.clear();
     this.#services.clear();
@@ -486,9 +611,10 @@ export class DashboardStore {
   #load(now: number): void {
     for (const level of [0, 1, 2] as const) {
       const stored = this.#meta(`closed_${LEVEL_NAMES[level]}`);
-      this.#closedBefore[level] = stored ?? alignDown(now - GRACE, LEVELS[level]);
-      if (stored === null) this.#setMeta(`closed_${LEVEL_NAMES[level]}`, this.#closedBefore[level]);
+      this.#written[level] = stored ?? alignDown(now - GRACE, LEVELS[level]);
+      if (stored === null) this.#setMeta(`closed_${LEVEL_NAMES[level]}`, this.#written[level]);
     }
+    this.#floor = this.#written[0];
     for (const row of this.#stmt('SELECT namespace, service, last_seen FROM services').all()) {
       this.#services.set(`${str(row.namespace)}\u0000${str(row.service)}`, { namespace: str(row.namespace), service: str(row.service), lastSeen: num(row.last_seen) });
     }
@@ -496,7 +622,8 @@ export class DashboardStore {
       const s: SidecarState = {
         sidecarId: str(row.sidecar_id), namespace: str(row.namespace), service: str(row.service), pod: str(row.pod),
         firstSeen: num(row.first_seen), lastSeen: num(row.last_seen), firstSeq: num(row.first_seq), maxSeq: num(row.max_seq),
-        received: num(row.received), droppedReports: num(row.dropped_reports), bits: new Uint8Array(SEQ_WINDOW / 8), prunedTo: 0,
+        received: num(row.received), droppedReports: num(row.dropped_reports), admin: typeof row.admin === 'string' ? row.admin : undefined,
+        bits: new Uint8Array(SEQ_WINDOW / 8), prunedTo: 0,
       };
       this.#sidecars.set(s.sidecarId, s);
     }
@@ -506,11 +633,12 @@ export class DashboardStore {
       if (s && seq > s.maxSeq - SEQ_WINDOW) setBit(s.bits, seq);
     }
     // The open hour: 1 min rows not yet rolled into it; the open minute: 10 s rows likewise.
-    const [c10, c1m, c1h] = this.#closedBefore;
+    const [c10, c1m, c1h] = this.#written;
     this.#mergeRows(1, c1h, c1m, (t) => this.#openBucket(2, alignDown(t, HOUR)));
     this.#mergeRows(0, c1m, c10, (t) => this.#openBucket(1, alignDown(t, MINUTE)));
     let bad = 0;
-    for (const row of this.#stmt('SELECT bucket, received, encoding, body FROM journal ORDER BY id').iterate()) {
+    // Rows below the watermark are already in the 10 s tables (their deletion was pending).
+    for (const row of this.#stmt('SELECT bucket, received, encoding, body FROM journal WHERE bucket >= ? ORDER BY id').iterate(this.#written[0])) {
       const report = parseJournalBody(blob(row.body), str(row.encoding));
       if (!report) {
         bad++;
@@ -563,10 +691,11 @@ export class DashboardStore {
    */
   #spans(spans: readonly Span[], table: (level: LevelIndex, from: number, to: number) => void, open: (b: Bucket) => void, part: Part = 'all'): void {
     for (const s of spans) {
-      const written = s.level === 0 ? Math.min(s.to, this.#closedBefore[0]) : s.to;
+      const written = s.level === 0 ? Math.min(s.to, this.#written[0]) : s.to;
       if (s.from < written && part !== 'open') table(s.level, s.from, written);
-      if (s.level === 0 && s.to > this.#closedBefore[0] && part !== 'written') {
-        const lo = Math.max(s.from, this.#closedBefore[0]);
+      if (s.level === 0 && s.to > this.#written[0] && part !== 'written') {
+        const lo = Math.max(s.from, this.#written[0]);
+        for (const b of this.#closing[0]) if (b.t >= lo && b.t < s.to) open(b);
         for (const b of this.#open[0].values()) if (b.t >= lo && b.t < s.to) open(b);
       }
     }
@@ -576,7 +705,7 @@ export class DashboardStore {
   written(spans: readonly Span[]): Span[] {
     const out: Span[] = [];
     for (const s of spans) {
-      const to = s.level === 0 ? Math.min(s.to, this.#closedBefore[0]) : s.to;
+      const to = s.level === 0 ? Math.min(s.to, this.#written[0]) : s.to;
       if (s.from < to) out.push({ level: s.level, from: s.from, to });
     }
     return out;
@@ -667,7 +796,7 @@ export class DashboardStore {
   hasService(key: ServiceKey): boolean {
     if (this.#services.has(key.namespace + '\u0000' + key.service)) return true;
     const k = key.namespace + '\u0000' + key.service;
-    return this.#open.some((m) => [...m.values()].some((b) => b.services.has(k)));
+    return this.#open.some((m) => [...m.values()].some((b) => b.services.has(k))) || this.#closing.some((l) => l.some((b) => b.services.has(k)));
   }
 
   /** Every sidecar heard from within SIDECAR_TTL (copies). */
@@ -675,9 +804,14 @@ export class DashboardStore {
     return [...this.#sidecars.values()].map(({ bits: _bits, prunedTo: _pruned, ...info }) => info);
   }
 
-  /** Reports in the journal (not yet rolled into 10 s rows): for tests and the bench. */
+  /** The sidecars the live tap may reach (src/dashboard/tap.ts picks the live ones). */
+  tapTargets(): TapTarget[] {
+    return [...this.#sidecars.values()].map((s) => ({ sidecarId: s.sidecarId, service: s.service, namespace: s.namespace, pod: s.pod, admin: s.admin, lastSeen: s.lastSeen }));
+  }
+
+  /** Reports in the journal not yet rolled into 10 s rows: for tests and the bench. */
   journalRows(): number {
-    return num(this.#stmt('SELECT count(*) AS n FROM journal').get()?.n ?? 0);
+    return num(this.#stmt('SELECT count(*) AS n FROM journal WHERE bucket >= ?').get(this.#written[0])?.n ?? 0);
   }
 
   close(): void {

@@ -98,7 +98,7 @@ export function formatTapLine(r: TapRecord): string {
   const peer = r.peer === '' ? '' : r.direction === 'inbound' ? ` from=${clean(r.peer)}` : ` to=${clean(r.peer)}`;
   const status = r.status === 0 ? '---' : String(r.status);
   const error = r.error === '' ? '' : ` error=${clean(r.error)}`;
-  let line = `${hhmmss(r.time)} ${clean(r.pod || r.service)} ${r.direction}${peer} ${clean(r.method)} ${clean(r.path)} ${status} ${formatMs(r.latencyMs)} ${formatBytes(r.requestBytes)}→${formatBytes(r.responseBytes)}${error}`;
+  let line = `${hhmmss(r.time)} ${clean(r.pod || r.service)} ${r.direction}${peer} ${clean(r.method) || '-'} ${clean(r.path) || '-'} ${status} ${formatMs(r.latencyMs)} ${formatBytes(r.requestBytes)}→${formatBytes(r.responseBytes)}${error}`;
   if (r.requestHeaders) for (const [k, v] of Object.entries(r.requestHeaders)) line += `\n  > ${clean(k)}: ${clean(v)}`;
   if (r.requestBody) line += `\n${bodyLine('>', r.requestBody)}`;
   if (r.responseHeaders) for (const [k, v] of Object.entries(r.responseHeaders)) line += `\n  < ${clean(k)}: ${clean(v)}`;

@@ -97,6 +97,8 @@ export interface TapSource {
   state: 'connected' | 'disconnected' | 'failed';
   /** Why it failed or left (one line), when it did. */
   message?: string;
+  /** What the sidecar did not grant (its hello's notes), when connected. */
+  notes?: string[];
   /** Sidecars connected now. */
   connected: number;
 }
@@ -110,3 +112,64 @@ export const SSE_PING = ': ping\n\n';
 /** How long a client waits before reconnecting (the `retry:` field), ms. */
 export const SSE_RETRY_MS = 2000;
 export const PING_EVERY_MS = 15_000;
+
+const str = (v: unknown, max = 16_384): string => (typeof v === 'string' ? v.slice(0, max) : '');
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+
+function strMap(v: unknown): Record<string, string> | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+  const out: Record<string, string> = {};
+  let n = 0;
+  for (const [k, val] of Object.entries(v)) {
+    if (typeof val !== 'string' || n++ >= 200) continue;
+    out[k.slice(0, 256)] = val.slice(0, 16_384);
+  }
+  return out;
+}
+
+function body(v: unknown): TapBody | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const b = v as Record<string, unknown>;
+  const out: TapBody = { encoding: b.encoding === 'base64' ? 'base64' : 'utf8', text: str(b.text, 1 << 20), bytes: num(b.bytes), truncated: b.truncated === true };
+  if (b.redacted === true) out.redacted = true;
+  if (typeof b.withheld === 'string') out.withheld = str(b.withheld, 500);
+  return out;
+}
+
+/**
+ * A record received from elsewhere (a sidecar, the dashboard), reduced to the known fields with
+ * the right types, so that nothing unexpected is passed on or rendered. Null when it is not an
+ * object at all.
+ */
+export function normalizeRecord(v: unknown): TapRecord | null {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return null;
+  const r = v as Record<string, unknown>;
+  const out: TapRecord = {
+    time: str(r.time, 64),
+    service: str(r.service, 256),
+    namespace: str(r.namespace, 256),
+    pod: str(r.pod, 256),
+    direction: r.direction === 'outbound' ? 'outbound' : 'inbound',
+    peer: str(r.peer, 256),
+    method: str(r.method, 64),
+    authority: str(r.authority, 1024),
+    path: str(r.path),
+    route: str(r.route, 1024),
+    status: num(r.status),
+    latencyMs: num(r.latencyMs),
+    ttfbMs: num(r.ttfbMs),
+    requestBytes: num(r.requestBytes),
+    responseBytes: num(r.responseBytes),
+    error: str(r.error, 64),
+    requestId: str(r.requestId, 256),
+  };
+  const reqH = strMap(r.requestHeaders);
+  if (reqH) out.requestHeaders = reqH;
+  const respH = strMap(r.responseHeaders);
+  if (respH) out.responseHeaders = respH;
+  const reqB = body(r.requestBody);
+  if (reqB) out.requestBody = reqB;
+  const respB = body(r.responseBody);
+  if (respB) out.responseBody = respB;
+  return out;
+}

@@ -38,6 +38,10 @@ export const DEFAULT_MAX_TAPS = 16;
 export const DEFAULT_QUEUE_RECORDS = 256;
 /** Approximate bytes a client may have waiting (bodies count in full). */
 export const DEFAULT_QUEUE_BYTES = 512 * 1024;
+/** Drop notices are sent with the next record, or after this long. */
+const NOTICE_EVERY_MS = 1000;
+/** Records serialised per turn of the event loop. */
+const FLUSH_BATCH = 32;
 /** What a queued record costs without its bodies and headers, roughly. */
 const RECORD_COST = 256;
 
@@ -147,8 +151,16 @@ export function toTapRecord(r: RequestRecord, p: RecordPolicy): TapRecord {
   return out;
 }
 
+function headersCost(h: Readonly<Record<string, string>> | undefined): number {
+  if (!h) return 0;
+  let n = 0;
+  for (const k in h) n += k.length + h[k]!.length + 8;
+  return n;
+}
+
+/** Roughly what a queued record holds on to, so that the queue is bounded in bytes too. */
 function costOf(r: RequestRecord): number {
-  return RECORD_COST + r.path.length + r.authority.length + (r.requestBody?.length ?? 0) + (r.responseBody?.length ?? 0) + (r.requestHeaders || r.responseHeaders ? 1024 : 0);
+  return RECORD_COST + r.path.length + r.authority.length + (r.requestBody?.length ?? 0) + (r.responseBody?.length ?? 0) + headersCost(r.requestHeaders) + headersCost(r.responseHeaders);
 }
 
 /**
@@ -172,6 +184,7 @@ class TapClient {
   #scheduled = false;
   readonly #pending: Record<DropReason, number> = { rate: 0, slow: 0 };
   #total = 0;
+  #noticeTimer: NodeJS.Timeout | undefined;
 
   constructor(stream: AdminStream, filter: TapFilter, policy: RecordPolicy, rate: number, maxRecords: number, maxBytes: number, onDrop: (reason: DropReason) => void) {
     this.#stream = stream;
@@ -207,7 +220,19 @@ class TapClient {
     this.#pending[reason]++;
     this.#total++;
     this.#onDrop(reason);
-    this.#schedule();
+    // One notice per second at most (and before the next record): a client far over its rate
+    // must not get a notice per request instead.
+    if (this.#noticeTimer === undefined) {
+      this.#noticeTimer = setTimeout(() => {
+        this.#noticeTimer = undefined;
+        this.#schedule();
+      }, NOTICE_EVERY_MS);
+      this.#noticeTimer.unref();
+    }
+  }
+
+  close(): void {
+    clearTimeout(this.#noticeTimer);
   }
 
   #schedule(): void {
@@ -227,7 +252,14 @@ class TapClient {
       const notice: TapDropped = { count, total: this.#total, reason };
       this.#writable = this.#stream.write(sseEvent('dropped', JSON.stringify(notice)));
     }
+    // A bounded slice of work per turn of the event loop, so that serialising and redacting a
+    // full queue never holds up the proxy's own I/O for long.
+    let budget = FLUSH_BATCH;
     while (this.#writable && this.#head < this.#queue.length) {
+      if (budget-- === 0) {
+        this.#schedule();
+        break;
+      }
       const r = this.#queue[this.#head]!;
       this.#queue[this.#head++] = undefined as unknown as RequestRecord; // let the record go
       this.#queuedBytes -= costOf(r);
@@ -335,12 +367,13 @@ export function createSidecarTap(options: SidecarTapOptions): SidecarTap {
     const detach = options.recorder.onRequest(client.offer, { headers: headers || bodies, bodyBytes: bodies ? bodyBytes : 0 });
     const ping = setInterval(() => client.ping(), pingMs);
     ping.unref();
-    log.info('tap attached', { taps: streams.size, headers, bodies, rate });
+    log.info('client attached', { taps: streams.size, headers, bodies, rate });
     stream.onClose(() => {
       detach();
+      client.close();
       clearInterval(ping);
       streams.delete(stream);
-      log.info('tap detached', { taps: streams.size });
+      log.info('client detached', { taps: streams.size });
     });
   };
 

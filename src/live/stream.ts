@@ -8,6 +8,7 @@ import { SkiffError, ErrorCodes } from '../errors.ts';
 import { eventStream } from './client.ts';
 import type { Endpoint } from './client.ts';
 import { clean } from './format.ts';
+import { normalizeRecord } from './record.ts';
 import type { TapDropped, TapHello, TapRecord, TapSource } from './record.ts';
 
 export interface TapLoop {
@@ -21,13 +22,15 @@ export interface TapLoop {
   name: string;
   /** Called with every record, in order; may wait (backpressure). */
   onRecord(r: TapRecord): void | Promise<void>;
-  /** Called with every drop notice (after it was reported on stderr). */
+  /** Called with every drop notice (after it was reported on stderr, unless `quietDrops`). */
   onDropped?(d: TapDropped): void;
+  /** Drop notices are not written to stderr (a full-screen view shows them itself). */
+  quietDrops?: boolean;
 }
 
-function parse<T>(data: string): T | undefined {
+function parse(data: string): unknown {
   try {
-    return JSON.parse(data) as T;
+    return JSON.parse(data);
   } catch {
     return undefined;
   }
@@ -39,21 +42,22 @@ export async function runTapLoop(o: TapLoop): Promise<void> {
   for await (const m of eventStream(o.ep, o.path, o.query, o.signal)) {
     if (o.signal.aborted) return;
     if (m.event === 'message') {
-      const r = parse<TapRecord>(m.data);
-      if (r && typeof r === 'object') await o.onRecord(r);
+      const r = normalizeRecord(parse(m.data));
+      if (r) await o.onRecord(r);
     } else if (m.event === 'hello') {
-      const h = parse<TapHello>(m.data);
-      for (const note of h?.notes ?? []) say(`note: ${clean(String(note))}`);
+      const h = parse(m.data) as Partial<TapHello> | undefined;
+      const notes: unknown[] = Array.isArray(h?.notes) ? h.notes : [];
+      for (const note of notes) say(`note: ${clean(String(note))}`);
     } else if (m.event === 'dropped') {
-      const d = parse<TapDropped>(m.data);
-      if (!d) continue;
+      const d = parse(m.data) as TapDropped | undefined;
+      if (typeof d?.count !== 'number') continue;
       const where = d.pod ? ` by ${clean(d.pod)}` : '';
       const why = d.reason === 'rate' ? 'over the rate limit (--rate)' : 'while this client read too slowly';
-      say(`${d.count} records dropped${where} ${why}; ${d.total} in all`);
+      if (!o.quietDrops) say(`${d.count} records dropped${where} ${why}; ${d.total} in all`);
       o.onDropped?.(d);
     } else if (m.event === 'source') {
-      const s = parse<TapSource>(m.data);
-      if (!s) continue;
+      const s = parse(m.data) as TapSource | undefined;
+      if (typeof s?.pod !== 'string') continue;
       const who = `${clean(s.namespace)}/${clean(s.service)} pod ${clean(s.pod)}`;
       if (s.state === 'failed') say(`cannot tap ${who}: ${clean(s.message ?? 'failed')}`);
       else if (s.state === 'disconnected') say(`${who} left${s.message ? ` (${clean(s.message)})` : ''}`);

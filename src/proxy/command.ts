@@ -14,6 +14,7 @@ import { readResources } from '../telemetry/resources.ts';
 import { proxyOptions } from './options.ts';
 import { buildSidecarConfig } from './config.ts';
 import { createSidecar } from './sidecar.ts';
+import { createSidecarTap } from '../live/sidecar-tap.ts';
 import type { MetricFamily } from '../telemetry/prometheus.ts';
 
 /**
@@ -56,9 +57,21 @@ export const proxyCommand: Command = {
     const config = buildSidecarConfig(v, identity);
 
     const recorder = createRecorder({ identity, routeBudget: v['route-budget'], resources: () => readResources() });
+    // The live tap (GET /tap on the admin port; docs/live.md): costs nothing until a client attaches.
+    const tap = createSidecarTap({
+      recorder,
+      identity,
+      token: io.env.SKIFF_TOKEN,
+      allowHeaders: v['tap-headers'],
+      allowBodies: v['tap-bodies'],
+      bodyBytes: v['tap-body-bytes'],
+      redactHeaders: v['redact-headers'],
+      redactFields: v['redact-fields'],
+      log: log.child('tap'),
+    });
     let sidecar;
     try {
-      sidecar = await createSidecar(config, { sink: recorder, metrics: () => recorder.metrics(), log });
+      sidecar = await createSidecar(config, { sink: recorder, metrics: () => recorder.metrics(), log, adminRoutes: new Map([['/tap', tap.handler]]) });
     } catch (err) {
       throw new SkiffError(ErrorCodes.LISTEN_FAILED, `cannot listen: ${describeError(err)}`, { cause: err });
     }
@@ -101,6 +114,7 @@ export const proxyCommand: Command = {
       else io.shutdown.addEventListener('abort', () => resolve(), { once: true });
     });
     log.info('draining', { signal: String(io.shutdown.reason), connections: sidecar.connectionCount(), timeout_ms: v['drain-timeout'] });
+    tap.close(); // live taps are not traffic: end them first so they do not hold the drain
     const result = await sidecar.drain(v['drain-timeout']);
     if (reporter) await reporter.stop();
     log.info(result === 'drained' ? 'drained' : 'drain timeout: closed remaining connections');

@@ -296,6 +296,11 @@ void test('every family /metrics emits is documented in docs/metrics.md, and eve
   r.addCollector(() => reporter.families());
   // The proxy's own family (src/proxy/command.ts adds it the same way).
   r.addCollector(() => [{ name: 'skiff_proxy_client_connections', help: 'x', type: 'gauge', samples: [] }]);
+  // The live tap's families (src/live/sidecar-tap.ts adds them; its own test checks them too).
+  r.addCollector(() => [
+    { name: 'skiff_tap_records_dropped_total', help: 'x', type: 'counter', samples: [] },
+    { name: 'skiff_tap_clients', help: 'x', type: 'gauge', samples: [] },
+  ]);
   const emitted = new Set([...parseExposition(r.metrics()).families].map(([name, f]) => `${name} ${f.type}`));
   for (const f of emitted) assert.ok(documented.has(f), `${f} is not documented in docs/metrics.md`);
   for (const f of documented) assert.ok(emitted.has(f), `docs/metrics.md documents ${f}, which is not emitted`);

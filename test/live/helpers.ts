@@ -10,6 +10,7 @@ import { createSidecar } from '../../src/proxy/sidecar.ts';
 import type { Sidecar, SidecarConfig } from '../../src/proxy/sidecar.ts';
 import { createRecorder } from '../../src/telemetry/recorder.ts';
 import type { Recorder } from '../../src/telemetry/recorder.ts';
+import { createReporter } from '../../src/telemetry/reporter.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { Identity } from '../../src/telemetry/model.ts';
 import { createSidecarTap } from '../../src/live/sidecar-tap.ts';
@@ -17,6 +18,9 @@ import type { SidecarTap, SidecarTapOptions } from '../../src/live/sidecar-tap.t
 import { SseParser } from '../../src/live/sse.ts';
 import type { SseMessage } from '../../src/live/sse.ts';
 import type { TapDropped, TapHello, TapRecord, TapSource } from '../../src/live/record.ts';
+import { Auth } from '../../src/dashboard/auth.ts';
+import { createTapFanout } from '../../src/dashboard/tap.ts';
+import type { TapFanout, TapFanoutOptions, TapTarget } from '../../src/dashboard/tap.ts';
 
 export interface TappedSidecar {
   sidecar: Sidecar;
@@ -30,11 +34,16 @@ export interface TappedSidecar {
   close(): Promise<void>;
 }
 
+/**
+ * A sidecar with its tap. With `report`, it also reports to a dashboard every 500 ms with its
+ * admin URL, as `skiff proxy --dashboard` does, so the dashboard's own /api/tap finds it.
+ */
 export async function startTappedSidecar(
   appPort: number,
   tapOptions: Partial<Omit<SidecarTapOptions, 'recorder' | 'identity' | 'log'>> = {},
   identity: Identity = { service: 'web', namespace: 'default', pod: 'web-0' },
   overrides: Partial<SidecarConfig> = {},
+  report?: { dashboard: string; token: string },
 ): Promise<TappedSidecar> {
   const recorder = createRecorder({ identity, routeBudget: 100 });
   let count = 0;
@@ -66,6 +75,20 @@ export async function startTappedSidecar(
     ...overrides,
   };
   const sidecar = await createSidecar(config, { sink: recorder, metrics: () => recorder.metrics(), log: silentLogger, adminRoutes: new Map([['/tap', tap.handler]]) });
+  const reporter = report
+    ? createReporter({
+        url: report.dashboard,
+        token: report.token,
+        intervalMs: 500,
+        queueBytes: 1 << 20,
+        identity,
+        takeDelta: () => recorder.takeDelta(),
+        readResources: () => null,
+        log: silentLogger,
+        admin: `http://127.0.0.1:${sidecar.admin.port}`,
+      })
+    : undefined;
+  reporter?.start();
   return {
     sidecar,
     recorder,
@@ -75,6 +98,7 @@ export async function startTappedSidecar(
     adminPort: sidecar.admin.port,
     recorded: () => count,
     async close() {
+      await reporter?.stop();
       tap.close();
       await sidecar.close();
     },
@@ -208,4 +232,48 @@ export function openTap(base: string, query = '', o: { token?: string; cookie?: 
 export function percentile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+/**
+ * A stand-in for the dashboard's `/api/tap` route until it is mounted in src/dashboard/server.ts:
+ * the real fan-out (src/dashboard/tap.ts) behind the real auth check (src/dashboard/auth.ts), on
+ * a node:http server. Other paths are forwarded to `upstream` (a real `skiff dashboard`) when given.
+ */
+export async function startTapFront(o: { token: string; sidecars: () => readonly TapTarget[]; upstream?: string; options?: Partial<TapFanoutOptions> }): Promise<{ url: string; fanout: TapFanout; close(): Promise<void> }> {
+  const auth = new Auth(o.token);
+  const fanout = createTapFanout({ token: o.token, sidecars: o.sidecars, refreshMs: 200, ...o.options });
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://front');
+    if (url.pathname === '/api/tap') {
+      if (!auth.checkBearer(req.headers.authorization) && !auth.checkCookie(req.headers.cookie)) {
+        res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer realm="skiff"' });
+        res.end(JSON.stringify({ error: 'unauthorized', message: 'send the dashboard token as Authorization: Bearer TOKEN, or log in at /login' }));
+        return;
+      }
+      fanout.handle(req, res, url);
+      return;
+    }
+    if (!o.upstream) {
+      res.writeHead(404).end();
+      return;
+    }
+    // Forward anything else to the real dashboard, byte for byte.
+    const up = http.request(new URL(req.url ?? '/', o.upstream), { method: req.method, headers: { ...req.headers, host: new URL(o.upstream).host } }, (ures) => {
+      res.writeHead(ures.statusCode ?? 502, ures.headers);
+      ures.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    fanout,
+    close: () =>
+      new Promise<void>((r) => {
+        fanout.close();
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }

@@ -103,3 +103,27 @@ test('doctor checks this machine and exits 0 when the required parts are there',
   assert.equal(bad.code, 1);
   assert.match(bad.stdout, /FAIL\s+dashboard\s+unreachable/);
 });
+
+test('the admin port serves the live tap: each request through the sidecar appears as it happens', async () => {
+  const p = await startProxyProcess(app.port);
+  try {
+    const ctl = new AbortController();
+    const res = await fetch(`http://127.0.0.1:${p.adminPort}/tap`, { signal: ctl.signal });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
+    const reader = res.body!.getReader();
+    for (const path of ['/one', '/two/3']) await (await fetch(`http://127.0.0.1:${p.port}${path}`)).text();
+    let text = '';
+    const paths: string[] = [];
+    while (paths.length < 2) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+      paths.splice(0, paths.length, ...[...text.matchAll(/^data: (.*)$/gm)].map((m) => (JSON.parse(m[1]!) as { path?: string }).path ?? '').filter(Boolean));
+    }
+    assert.deepEqual(paths, ['/one', '/two/3']);
+    ctl.abort();
+  } finally {
+    p.kill('SIGKILL');
+  }
+});
