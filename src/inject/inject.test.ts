@@ -420,3 +420,17 @@ void describe('inject: what it refuses or leaves alone', () => {
     assert.throws(() => uninject(injected), /skiff\.io\/restore is not a record skiff wrote/);
   });
 });
+
+void test('annotations skiff.io/tap-headers and skiff.io/tap-bodies switch the live tap options on, per workload', () => {
+  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', labels: { app: 'web' }, annotations: { 'skiff.io/tap-headers': 'true', 'skiff.io/tap-bodies': 'true' } }, spec: podSpec() };
+  const { object, messages } = inject(pod, defaultInjectOptions);
+  const sidecar = (at(object, 'spec', 'initContainers') as Obj[]).find((c) => c.name === 'skiff-proxy')!;
+  assert.ok((sidecar.args as string[]).includes('--tap-headers'));
+  assert.ok((sidecar.args as string[]).includes('--tap-bodies'));
+  assert.equal(messages.filter((m) => m.level === 'warning').length, 0, 'known annotations, no warning');
+  assert.deepEqual(uninject(object).object, pod);
+  const off = inject({ ...pod, metadata: { name: 'web', labels: { app: 'web' } } }, defaultInjectOptions).object;
+  const offArgs = (at(off, 'spec', 'initContainers') as Obj[]).find((c) => c.name === 'skiff-proxy')!.args as string[];
+  assert.ok(!offArgs.includes('--tap-bodies'), 'off by default');
+  assert.throws(() => inject({ ...pod, metadata: { name: 'web', annotations: { 'skiff.io/tap-bodies': 'yes' } } }, defaultInjectOptions), /tap-bodies: "yes" must be "true" or "false"/);
+});

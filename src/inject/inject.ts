@@ -462,6 +462,17 @@ function injectWorkload(entry: Entry, ctx: Ctx, reports: Map<Entry, ObjectReport
     return undefined;
   }
 
+  const tap: { tapHeaders?: boolean; tapBodies?: boolean } = {};
+  for (const [key, ann] of [['tapHeaders', Annotations.tapHeaders], ['tapBodies', Annotations.tapBodies]] as const) {
+    const v = anns[ann];
+    if (v === undefined) continue;
+    if (v !== 'true' && v !== 'false') {
+      problem(ctx, entry, annPointer, `${ann}: ${JSON.stringify(v)} must be "true" or "false"`);
+      return undefined;
+    }
+    if (v === 'true') tap[key] = true;
+  }
+
   // --- from here on the template changes ---
   const tokens: string[] = [];
   const appDecl = appPort === undefined ? undefined : ports.find((p) => p.number === appPort);
@@ -491,6 +502,7 @@ function injectWorkload(entry: Entry, ctx: Ctx, reports: Map<Entry, ObjectReport
   const annotations = ensureAnnotations(template, tokens);
   const service = workloadService(template, entry.obj);
   const sidecar = sidecarContainer({
+    ...tap,
     image: typeof imageAnn === 'string' ? imageAnn : options.image,
     native: options.nativeSidecar,
     inboundPort: options.inboundPort,

@@ -33,6 +33,10 @@ export const Annotations = {
   memoryRequest: 'skiff.io/proxy-memory-request',
   memoryLimit: 'skiff.io/proxy-memory-limit',
   dashboard: 'skiff.io/dashboard',
+  /** `"true"` lets live taps see headers (sensitive ones redacted): the proxy's --tap-headers. */
+  tapHeaders: 'skiff.io/tap-headers',
+  /** `"true"` lets token holders sample bodies in live taps (capped, redacted): --tap-bodies. */
+  tapBodies: 'skiff.io/tap-bodies',
   /** Written by inject: the skiff version that injected the pod. */
   injected: 'skiff.io/injected',
   /** Written by inject: what it changed besides adding the container, so uninject can undo it. */
@@ -63,6 +67,8 @@ export interface SidecarSpec {
   secret?: string;
   openshift: boolean;
   resources: { requests: Record<string, string>; limits: Record<string, string> };
+  tapHeaders?: boolean;
+  tapBodies?: boolean;
 }
 
 /** The `skiff-proxy` container (key order is the order users read it in). */
@@ -102,6 +108,8 @@ export function sidecarContainer(s: SidecarSpec): Record<string, unknown> {
       ...(s.appPort !== undefined ? ['--app', `127.0.0.1:${s.appPort}`] : []),
       // On the pod IP, not loopback: the kubelet's probes and Prometheus come from outside the pod.
       '--admin', `0.0.0.0:${s.adminPort}`,
+      ...(s.tapHeaders ? ['--tap-headers'] : []),
+      ...(s.tapBodies ? ['--tap-bodies'] : []),
     ],
     env,
     ports: [
