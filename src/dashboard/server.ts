@@ -94,7 +94,7 @@ export async function createDashboardServer(options: DashboardServerOptions): Pr
   } catch (err) {
     throw new SkiffError(ErrorCodes.STORE, `cannot create the data directory ${options.dataDir}: ${describeError(err)}`, { cause: err });
   }
-  const store = DashboardStore.open({ dir: options.dataDir, now: clock(), log, ...(options.retention ? { retention: options.retention } : {}), ...(options.fsync ? { fsync: true } : {}) });
+  const store = DashboardStore.open({ dir: options.dataDir, now: clock(), log, backgroundCheckpoint: true, ...(options.retention ? { retention: options.retention } : {}), ...(options.fsync ? { fsync: true } : {}) });
   const auth = new Auth(options.token, clock);
   // The live tap reaches sidecars' admin ports with the same token (the mesh shares one).
   const tap = createTapFanout({ token: options.token, sidecars: () => store.tapTargets(), clock, log });

@@ -27,6 +27,7 @@
 import { DatabaseSync } from 'node:sqlite';
 import type { StatementSync, SQLInputValue } from 'node:sqlite';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { Sketch } from '../telemetry/sketch.ts';
 import type { ReportV1 } from '../telemetry/report-format.ts';
 import { validateReport } from '../telemetry/report.ts';
@@ -52,6 +53,7 @@ export const MAX_SIDECARS = 100_000;
 /** A sidecar silent this long is forgotten (with its remembered sequence numbers). */
 export const SIDECAR_TTL = DAY;
 const HOUSEKEEPING_EVERY = MINUTE;
+const CHECKPOINT_EVERY_MS = 1000;
 /** Rows written (or deletes run) per transaction while closing buckets: a few ms each. */
 const SLICE = 200;
 const SLICE_MS = 5;
@@ -80,6 +82,11 @@ export interface StoreOptions {
   retention?: Partial<Retention>;
   /** synchronous=FULL: fsync each commit (survives power loss, not only a crash). */
   fsync?: boolean;
+  /**
+   * Checkpoint the WAL from a worker thread (checkpointer.ts) instead of in whichever commit
+   * crosses the threshold: no stalls of the event loop. The server turns it on.
+   */
+  backgroundCheckpoint?: boolean;
   log?: Logger;
 }
 
@@ -246,6 +253,7 @@ export class DashboardStore {
   readonly #rowCache = new RowCache(ROW_CACHE_BYTES);
   #lastHousekeeping = 0;
   #generation = 0;
+  #checkpointer: Worker | undefined;
   #closed = false;
 
   private constructor(options: StoreOptions) {
@@ -255,8 +263,9 @@ export class DashboardStore {
     try {
       this.#db = new DatabaseSync(this.path);
       this.#db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.fsync ? 'FULL' : 'NORMAL'};`);
-      // Fewer, larger checkpoints: the journal writes a few MB/s at scale.
-      this.#db.exec('PRAGMA wal_autocheckpoint = 4000; PRAGMA journal_size_limit = 67108864; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;');
+      this.#db.exec('PRAGMA journal_size_limit = 67108864; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;');
+      // Fewer, larger checkpoints when this connection does them: a few MB/s are written at scale.
+      this.#db.exec(`PRAGMA wal_autocheckpoint = ${options.backgroundCheckpoint ? 0 : 4000}`);
       this.#db.exec(BASE_SCHEMA + LEVEL_NAMES.map(schema).join('\n'));
       const version = this.#meta('schema');
       if (version !== null && version !== SCHEMA_VERSION) {
@@ -267,6 +276,26 @@ export class DashboardStore {
       throw new SkiffError(ErrorCodes.STORE, `cannot open the store ${this.path}: ${(err as Error).message}`, { cause: err });
     }
     this.#load(options.now);
+    if (options.backgroundCheckpoint) this.#startCheckpointer();
+  }
+
+  #startCheckpointer(): void {
+    const worker = new Worker(new URL('./checkpointer.ts', import.meta.url), { workerData: { path: this.path, everyMs: CHECKPOINT_EVERY_MS } });
+    worker.unref();
+    const fallBack = (why: string): void => {
+      if (this.#checkpointer !== worker) return;
+      this.#checkpointer = undefined;
+      this.#log.warn('background checkpoints stopped; checkpointing on commit instead', { error: why });
+      if (!this.#closed) this.#db.exec('PRAGMA wal_autocheckpoint = 4000');
+    };
+    worker.on('message', (m: { error?: string }) => {
+      if (m.error) this.#log.warn('WAL checkpoint failed', { error: m.error });
+    });
+    worker.on('error', (err: Error) => fallBack(err.message));
+    worker.on('exit', (code) => {
+      if (!this.#closed) fallBack(`exited with ${code}`);
+    });
+    this.#checkpointer = worker;
   }
 
   /**
@@ -814,10 +843,13 @@ export class DashboardStore {
     return num(this.#stmt('SELECT count(*) AS n FROM journal WHERE bucket >= ?').get(this.#written[0])?.n ?? 0);
   }
 
+  /** Closes the database (and stops the checkpointer, which checkpoints one last time). */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#db.close();
+    this.#checkpointer?.postMessage('stop');
+    this.#checkpointer = undefined;
   }
 
   // ─── helpers ─────────────────────────────────────────────────────────────────────────────

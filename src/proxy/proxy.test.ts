@@ -273,7 +273,7 @@ describe('body sampling for taps', () => {
           c.close();
         },
       });
-      await (await fetch(`http://127.0.0.1:${sc.port}/b`, { method: 'POST', body: stream, duplex: 'half' } as RequestInit)).text();
+      await (await fetch(`http://127.0.0.1:${sc.port}/b`, { method: 'POST', body: stream, duplex: 'half' })).text();
       await waitFor(() => sampled.length === 1);
       assert.deepEqual(sampled[0], { req: 'chunk-one;', res: 'response-p' });
       detach();

@@ -111,7 +111,7 @@ test('the admin port serves the live tap: each request through the sidecar appea
     const res = await fetch(`http://127.0.0.1:${p.adminPort}/tap`, { signal: ctl.signal });
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
-    const reader = res.body!.getReader();
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
     for (const path of ['/one', '/two/3']) await (await fetch(`http://127.0.0.1:${p.port}${path}`)).text();
     let text = '';
     const paths: string[] = [];
