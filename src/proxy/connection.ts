@@ -995,9 +995,12 @@ export class ClientConnection implements UpstreamOwner {
       overheadMs: ex.overheadMs,
       upgraded,
       requestId: ex.requestId,
-      ...(h.headers ? { requestHeaders: h.headers } : {}),
-      ...(ex.responseHeaders ? { responseHeaders: ex.responseHeaders } : {}),
-      ...(ex.reqSample ? { requestBody: Buffer.concat(ex.reqSample), responseBody: Buffer.concat(ex.respSample ?? []) } : {}),
+      // Always the same properties, in the same order: one object shape on the hot path keeps
+      // the recorder's property loads monomorphic.
+      requestHeaders: h.headers,
+      responseHeaders: ex.responseHeaders,
+      requestBody: ex.reqSample ? Buffer.concat(ex.reqSample) : undefined,
+      responseBody: ex.respSample ? Buffer.concat(ex.respSample) : undefined,
     });
   }
 
@@ -1109,6 +1112,10 @@ export class ClientConnection implements UpstreamOwner {
       overheadMs: 0,
       upgraded: false,
       requestId: ex?.requestId ?? '',
+      requestHeaders: undefined,
+      responseHeaders: undefined,
+      requestBody: undefined,
+      responseBody: undefined,
     });
     this.#phase = CLOSED;
     this.client.end();
