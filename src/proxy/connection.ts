@@ -20,10 +20,10 @@
  * in order (RFC 9112 §9.3.2) and a failure of one exchange never corrupts the next.
  */
 import type net from 'node:net';
-import { randomUUID } from 'node:crypto';
 import { ChunkedScanner, HttpParseError, detectProtocol, findHeadEnd, parseRequestHead, parseResponseHead, printable } from './http1.ts';
 import type { RequestHead } from './http1.ts';
 import type { Target, Upstream, UpstreamOwner } from './pool.ts';
+import { nextRequestId } from './request-id.ts';
 import type { Direction, ErrorCode } from '../telemetry/model.ts';
 import type { Listener } from './listener.ts';
 
@@ -393,7 +393,7 @@ export class ClientConnection implements UpstreamOwner {
     out += `x-forwarded-for: ${head.forwardedFor ? `${head.forwardedFor}, ` : ''}${this.#clientIp}\r\n`;
     if (!head.forwardedProto) out += 'x-forwarded-proto: http\r\n';
     if (!requestId) {
-      requestId = randomUUID();
+      requestId = nextRequestId();
       out += `x-request-id: ${requestId}\r\n`;
     }
     if (cfg.direction === 'outbound' && rt.localService) out += `x-skiff-peer: ${rt.localService}\r\n`;
