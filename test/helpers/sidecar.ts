@@ -22,12 +22,9 @@ export interface TestSidecar {
   close(): Promise<void>;
 }
 
-export async function startSidecar(appPort: number, overrides: Partial<SidecarConfig> = {}): Promise<TestSidecar> {
-  const identity = { service: 'test', namespace: 'default', pod: 'test-0' };
-  const recorder = createRecorder({ identity, routeBudget: 100 });
-  const records: RequestRecord[] = [];
-  recorder.onRequest((r) => records.push(r));
-  const config: SidecarConfig = {
+/** A sidecar config for tests: loopback, port 0 everywhere, short timeouts. */
+export function testSidecarConfig(appPort: number, identity: SidecarConfig['identity'], overrides: Partial<SidecarConfig> = {}): SidecarConfig {
+  return {
     identity,
     listen: { host: '127.0.0.1', port: 0 },
     app: { host: '127.0.0.1', port: appPort },
@@ -41,7 +38,14 @@ export async function startSidecar(appPort: number, overrides: Partial<SidecarCo
     maxIdleUpstream: 16,
     ...overrides,
   };
-  const sidecar = await createSidecar(config, { sink: recorder, metrics: () => recorder.metrics(), log: silentLogger });
+}
+
+export async function startSidecar(appPort: number, overrides: Partial<SidecarConfig> = {}): Promise<TestSidecar> {
+  const identity = { service: 'test', namespace: 'default', pod: 'test-0' };
+  const recorder = createRecorder({ identity, routeBudget: 100 });
+  const records: RequestRecord[] = [];
+  recorder.onRequest((r) => records.push(r));
+  const sidecar = await createSidecar(testSidecarConfig(appPort, identity, overrides), { sink: recorder, metrics: () => recorder.metrics(), log: silentLogger });
   return {
     sidecar,
     recorder,

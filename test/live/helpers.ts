@@ -14,6 +14,7 @@ import { createReporter } from '../../src/telemetry/reporter.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { Identity } from '../../src/telemetry/model.ts';
 import { createSidecarTap } from '../../src/live/sidecar-tap.ts';
+import { testSidecarConfig } from '../helpers/sidecar.ts';
 import type { SidecarTap, SidecarTapOptions } from '../../src/live/sidecar-tap.ts';
 import { SseParser } from '../../src/live/sse.ts';
 import type { SseMessage } from '../../src/live/sse.ts';
@@ -60,21 +61,7 @@ export async function startTappedSidecar(
     log: silentLogger,
     ...tapOptions,
   });
-  const config: SidecarConfig = {
-    identity,
-    listen: { host: '127.0.0.1', port: 0 },
-    app: { host: '127.0.0.1', port: appPort },
-    admin: { host: '127.0.0.1', port: 0 },
-    upstreams: [],
-    resolve: new Map(),
-    opaquePorts: new Set(),
-    limits: { maxHeaderBytes: 16384, maxHeaders: 100, headerTimeoutMs: 5000, idleTimeoutMs: 30000, responseTimeoutMs: 10000 },
-    connectTimeoutMs: 2000,
-    maxConnections: 1000,
-    maxIdleUpstream: 16,
-    ...overrides,
-  };
-  const sidecar = await createSidecar(config, { sink: recorder, metrics: () => recorder.metrics(), log: silentLogger, adminRoutes: new Map([['/tap', tap.handler]]) });
+  const sidecar = await createSidecar(testSidecarConfig(appPort, identity, overrides), { sink: recorder, metrics: () => recorder.metrics(), log: silentLogger, adminRoutes: new Map([['/tap', tap.handler]]) });
   const reporter = report
     ? createReporter({
         url: report.dashboard,
