@@ -24,6 +24,7 @@ import { ChunkedScanner, HttpParseError, detectProtocol, findHeadEnd, parseReque
 import type { RequestHead } from './http1.ts';
 import type { Target, Upstream, UpstreamOwner } from './pool.ts';
 import { nextRequestId } from './request-id.ts';
+import { ReadRegion, readDirect } from './read-buffers.ts';
 import type { Direction, ErrorCode } from '../telemetry/model.ts';
 import type { Listener } from './listener.ts';
 
@@ -155,6 +156,9 @@ export class ClientConnection implements UpstreamOwner {
   /** performance.now() deadline and what happens when it passes (see Listener.sweep). */
   deadline = 0;
   deadlineKind: 'idle' | 'header' | 'body' | 'response' | '' = '';
+  readonly #region = new ReadRegion();
+  /** Whether client bytes arrive through `onread` (read-buffers.ts) rather than 'data' events. */
+  readonly directReads: boolean;
 
   constructor(client: net.Socket, listener: Listener) {
     this.client = client;
@@ -162,7 +166,12 @@ export class ClientConnection implements UpstreamOwner {
     this.#opened = performance.now();
     const ip = client.remoteAddress ?? '';
     this.#clientIp = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
-    client.on('data', (chunk: Buffer) => this.#onClientData(chunk));
+    this.directReads = readDirect(client, this.#region, (n, buf) => {
+      this.#onClientData(Buffer.from(buf.buffer, buf.byteOffset, n));
+      this.#region.held = this.holdsReadBytes();
+      return true;
+    });
+    if (!this.directReads) client.on('data', (chunk: Buffer) => this.#onClientData(chunk));
     client.on('end', () => this.#onClientEnd());
     client.on('drain', () => this.#onClientDrain());
     client.on('error', () => undefined); // 'close' follows; resets are normal client behaviour
@@ -179,6 +188,21 @@ export class ClientConnection implements UpstreamOwner {
     } else {
       this.#setDeadline('idle', cfg.limits.idleTimeoutMs);
     }
+  }
+
+  /**
+   * Whether bytes of the last read (client or upstream) may still be referenced: held for a head
+   * or a pipelined request, or queued on a socket. Then that socket's next read goes elsewhere
+   * (read-buffers.ts). Conservative: anything pending counts.
+   */
+  holdsReadBytes(): boolean {
+    return (
+      (this.#buf !== null && this.#buf.length > 0) ||
+      this.#stash !== null ||
+      this.client.writableLength > 0 ||
+      (this.#up !== null && this.#up.socket.writableLength > 0) ||
+      (this.#ex !== null && this.#ex.respBuf !== null)
+    );
   }
 
   get busy(): boolean {

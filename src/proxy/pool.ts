@@ -8,25 +8,7 @@
  * connections is therefore bounded by the listener's `--max-connections` plus the idle bound.
  */
 import net from 'node:net';
-
-/**
- * Upstream reads land in a shared slab, each read in the part after the previous one (libuv
- * asks for a buffer and reads into it before serving the next socket, so reads never overlap).
- * A chunk keeps its part of the slab alive for as long as the relay holds it; a full slab is
- * simply replaced. This avoids a 64 KiB allocation per read for small responses.
- */
-const SLAB_BYTES = 256 * 1024;
-const MIN_READ_BYTES = 16 * 1024;
-let slab = Buffer.allocUnsafe(SLAB_BYTES);
-let slabOffset = 0;
-
-function readBuffer(): Buffer {
-  if (SLAB_BYTES - slabOffset < MIN_READ_BYTES) {
-    slab = Buffer.allocUnsafe(SLAB_BYTES);
-    slabOffset = 0;
-  }
-  return slab.subarray(slabOffset);
-}
+import { ReadRegion } from './read-buffers.ts';
 
 export interface Target {
   /** Pool key: the resolved `host:port`. */
@@ -44,6 +26,8 @@ export interface UpstreamOwner {
   onUpstreamEnd(up: Upstream): void;
   onUpstreamClose(up: Upstream, err: Error | undefined): void;
   onUpstreamDrain(up: Upstream): void;
+  /** Whether bytes of the last read are still referenced (see read-buffers.ts). */
+  holdsReadBytes(): boolean;
 }
 
 export class Upstream {
@@ -58,26 +42,28 @@ export class Upstream {
   /** For the idle pool: when it became idle (performance.now()). */
   idleSince = 0;
   readonly #pool: UpstreamPool;
+  readonly #region = new ReadRegion();
 
   constructor(pool: UpstreamPool, target: Target, connectTimeoutMs: number) {
     this.#pool = pool;
     this.target = target;
     // allowHalfOpen: opaque relays must pass a client's half-close through without ending ours.
     // onread: reads are handed to us directly instead of through the Readable stream machinery
-    // (push, emit 'data'): a few microseconds less per response. Buffers come from the slab
-    // above, since the relay may keep a chunk (queued for the client, a partial head).
+    // (push, emit 'data', a nextTick): see read-buffers.ts for where they land.
+    const region = this.#region;
     this.socket = net.connect({
       host: target.host,
       port: target.port,
       allowHalfOpen: true,
       noDelay: true,
       onread: {
-        buffer: readBuffer,
+        buffer: region.next,
         callback: (n: number, buf: Uint8Array) => {
-          const chunk = Buffer.from(buf.buffer, buf.byteOffset, n);
-          if (buf.buffer === slab.buffer) slabOffset += n;
-          if (this.owner) this.owner.onUpstreamData(this, chunk);
-          else this.destroy(); // unsolicited bytes on an idle connection: it is not reusable
+          const owner = this.owner;
+          if (owner) {
+            owner.onUpstreamData(this, Buffer.from(buf.buffer, buf.byteOffset, n));
+            region.held = owner.holdsReadBytes();
+          } else this.destroy(); // unsolicited bytes on an idle connection: it is not reusable
           return true;
         },
       },
@@ -165,7 +151,9 @@ export class UpstreamPool {
   /** Returns a connection that finished its last exchange cleanly; closes it if the pool is full. */
   release(up: Upstream): void {
     up.owner = null;
-    if (up.dead || !up.connected || up.socket.destroyed || this.#idleCount >= this.#options.maxIdle) {
+    // Unsent bytes may still point into the last owner's read buffer (read-buffers.ts), and a
+    // connection with a request still going out is not idle anyway.
+    if (up.dead || !up.connected || up.socket.destroyed || up.socket.writableLength > 0 || this.#idleCount >= this.#options.maxIdle) {
       up.destroy();
       return;
     }
