@@ -5,7 +5,7 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChunkedScanner, HttpParseError, detectProtocol, fieldLines, findHeadEnd, parseRequestHead, parseResponseHead } from './http1.ts';
+import { ChunkedScanner, HttpParseError, detectProtocol, fieldLines, findHeadEnd, isValidHost, parseRequestHead, parseResponseHead } from './http1.ts';
 
 const limits = { maxHeaders: 100 };
 
@@ -422,4 +422,14 @@ void describe('detectProtocol', () => {
       assert.equal(detectProtocol(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes, max), verdict);
     });
   }
+});
+
+describe('Host values (RFC 3986 §3.2.2 host, then an optional port)', () => {
+  const valid = ['', 'a', 'app', 'a:', 'a:80', 'exa_mple.com:443', 'x%20y', '[::1]', '[::1]:8080', '[::1]:', '[1.2.3.4]', "a-b.c~!$&'()*+,;=", '127.0.0.1:18001', ':80'];
+  const invalid = ['[]', '[::1', '[::1]x', '[::g]', 'a b', 'a:8a', 'a:80:90', '::1', 'é', 'a@b', 'a/b', 'a\tb', '[:]x'];
+  for (const h of valid) test(`accepts ${JSON.stringify(h)}`, () => assert.equal(isValidHost(h), true));
+  for (const h of invalid) test(`refuses ${JSON.stringify(h)}`, () => assert.equal(isValidHost(h), false));
+  test('a request with an invalid Host is refused with 400', () => {
+    assert.throws(() => parseRequestHead('GET / HTTP/1.1\r\nHost: a b', limits), (e: unknown) => e instanceof HttpParseError && e.status === 400);
+  });
 });
