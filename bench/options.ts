@@ -37,13 +37,17 @@ export interface BenchOptions {
 
 export const HELP = `Usage: npm run bench -- [options]
 
-Runs the same upstream directly and through skiff, nginx and haproxy, under the same wrk load,
-and prints throughput at saturation, latency at fixed rates, CPU seconds per 1,000 requests,
-peak RSS and start-up time, with the ratios skiff/nginx and skiff/direct (docs/performance.md).
+Runs the same upstream directly and through skiff, node-relay, nginx and haproxy, under the same
+wrk load, and prints throughput at saturation, latency at fixed rates, CPU seconds per 1,000
+requests, peak RSS and start-up time, with the ratios skiff/nginx, skiff/direct and
+skiff/node-relay (docs/performance.md). node-relay is a reference, not a proxy: a plain node:net
+relay on the same Node that parses nothing, the floor any Node sidecar sits on. The targets
+compare skiff with nginx.
 
 Options:
   --quick              a smoke check: 2 s runs, 1 round, 3 starts, no large bodies
-  --only LIST          cases to run, comma-separated: direct,skiff,nginx,haproxy,dashboard
+  --only LIST          cases to run, comma-separated:
+                       direct,skiff,node-relay,nginx,haproxy,dashboard
                        (direct, the baseline, is added whenever a proxy is chosen)
   --duration SECONDS   length of each measured run (default 10; --quick: 2)
   --rounds N           rounds; figures are medians over rounds (default 2; --quick: 1)

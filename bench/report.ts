@@ -1,6 +1,7 @@
 /**
  * From raw runs to what the bench prints: medians over rounds, latency added over direct, the
- * ratios skiff/nginx and skiff/direct, and a PASS/MISS mark per target. Pure: no I/O.
+ * ratios skiff/nginx, skiff/direct and skiff/node-relay, and a PASS/MISS mark per target (against
+ * nginx only: node-relay is a reference, never a target's baseline). Pure: no I/O.
  */
 import type { WrkResult } from './wrk.ts';
 import { errorCount } from './wrk.ts';
@@ -260,16 +261,24 @@ export interface RatioRow {
   metric: string;
   skiffVsNginx?: number;
   skiffVsDirect?: number;
+  /** Against the bare `node:net` relay: how much of skiff's cost is skiff's own, not Node's. */
+  skiffVsNodeRelay?: number;
 }
 
-/** skiff/nginx and skiff/direct for each figure that both have. */
+/** skiff/nginx, skiff/direct and skiff/node-relay for each figure that both sides have. */
 export function ratioRows(summaries: readonly CaseSummary[], rates: readonly number[]): RatioRow[] {
   const get = (n: LoadCase): CaseSummary | undefined => summaries.find((s) => s.name === n && s.available);
   const skiff = get('skiff');
   const nginx = get('nginx');
   const direct = get('direct');
+  const relay = get('node-relay');
   const rows: RatioRow[] = [
-    { metric: 'throughput at saturation', skiffVsNginx: ratio(skiff?.saturationRps, nginx?.saturationRps), skiffVsDirect: ratio(skiff?.saturationRps, direct?.saturationRps) },
+    {
+      metric: 'throughput at saturation',
+      skiffVsNginx: ratio(skiff?.saturationRps, nginx?.saturationRps),
+      skiffVsDirect: ratio(skiff?.saturationRps, direct?.saturationRps),
+      skiffVsNodeRelay: ratio(skiff?.saturationRps, relay?.saturationRps),
+    },
   ];
   rates.forEach((rate, i) => {
     const l = skiff?.latency[i];
@@ -278,18 +287,33 @@ export function ratioRows(summaries: readonly CaseSummary[], rates: readonly num
         metric: `${q} latency at ${fmtRps(rate)} req/s`,
         skiffVsNginx: ratio(l?.[q], nginx?.latency[i]?.[q]),
         skiffVsDirect: ratio(l?.[q], direct?.latency[i]?.[q]),
+        skiffVsNodeRelay: ratio(l?.[q], relay?.latency[i]?.[q]),
       });
     }
     for (const q of ['p50', 'p99'] as const) {
       const key = q === 'p50' ? 'addedP50' : 'addedP99';
-      rows.push({ metric: `added ${q} at ${fmtRps(rate)} req/s`, skiffVsNginx: ratio(l?.[key], nginx?.latency[i]?.[key]) });
+      rows.push({
+        metric: `added ${q} at ${fmtRps(rate)} req/s`,
+        skiffVsNginx: ratio(l?.[key], nginx?.latency[i]?.[key]),
+        skiffVsNodeRelay: ratio(l?.[key], relay?.latency[i]?.[key]),
+      });
     }
   });
-  rows.push({ metric: 'CPU-s per 1k requests', skiffVsNginx: ratio(skiff?.cpuPer1k, nginx?.cpuPer1k) });
-  rows.push({ metric: 'peak RSS', skiffVsNginx: ratio(skiff?.peakRssBytes, nginx?.peakRssBytes) });
+  rows.push({ metric: 'CPU-s per 1k requests', skiffVsNginx: ratio(skiff?.cpuPer1k, nginx?.cpuPer1k), skiffVsNodeRelay: ratio(skiff?.cpuPer1k, relay?.cpuPer1k) });
+  rows.push({ metric: 'peak RSS', skiffVsNginx: ratio(skiff?.peakRssBytes, nginx?.peakRssBytes), skiffVsNodeRelay: ratio(skiff?.peakRssBytes, relay?.peakRssBytes) });
   if (skiff?.largeDownloadRps !== undefined) {
-    rows.push({ metric: '1 MiB responses req/s', skiffVsNginx: ratio(skiff.largeDownloadRps, nginx?.largeDownloadRps), skiffVsDirect: ratio(skiff.largeDownloadRps, direct?.largeDownloadRps) });
-    rows.push({ metric: '1 MiB uploads req/s', skiffVsNginx: ratio(skiff.largeUploadRps, nginx?.largeUploadRps), skiffVsDirect: ratio(skiff.largeUploadRps, direct?.largeUploadRps) });
+    rows.push({
+      metric: '1 MiB responses req/s',
+      skiffVsNginx: ratio(skiff.largeDownloadRps, nginx?.largeDownloadRps),
+      skiffVsDirect: ratio(skiff.largeDownloadRps, direct?.largeDownloadRps),
+      skiffVsNodeRelay: ratio(skiff.largeDownloadRps, relay?.largeDownloadRps),
+    });
+    rows.push({
+      metric: '1 MiB uploads req/s',
+      skiffVsNginx: ratio(skiff.largeUploadRps, nginx?.largeUploadRps),
+      skiffVsDirect: ratio(skiff.largeUploadRps, direct?.largeUploadRps),
+      skiffVsNodeRelay: ratio(skiff.largeUploadRps, relay?.largeUploadRps),
+    });
   }
   return rows;
 }
@@ -349,13 +373,14 @@ export function formatReport(meta: ReportMeta, summaries: readonly CaseSummary[]
   out.push(table(header, rows));
   out.push('', 'ready ms: skiff from spawn to admin /readyz → 200; the others from spawn to the first proxied 200.');
   out.push('CPU-s/1k: at the CPU rate, serving processes only (nginx: the worker). peak RSS: VmHWM after the higher fixed rate.');
+  if (summaries.some((s) => s.name === 'node-relay')) out.push('node-relay: a plain node:net relay on the same Node, parsing nothing — the floor of any Node sidecar (a reference, not a target).');
 
   const large = summaries.filter((s) => s.available && (s.largeDownloadRps !== undefined || s.largeUploadRps !== undefined));
   if (large.length > 0) {
     out.push('', table(['large bodies', '1 MiB responses req/s', '1 MiB uploads req/s'], large.map((s) => [s.name, fmtRps(s.largeDownloadRps), fmtRps(s.largeUploadRps)])));
   }
 
-  out.push('', table(['ratio', 'skiff/nginx', 'skiff/direct'], ratioRows(summaries, rates).map((r) => [r.metric, fmtRatio(r.skiffVsNginx), fmtRatio(r.skiffVsDirect)])));
+  out.push('', table(['ratio', 'skiff/nginx', 'skiff/direct', 'skiff/node-relay'], ratioRows(summaries, rates).map((r) => [r.metric, fmtRatio(r.skiffVsNginx), fmtRatio(r.skiffVsDirect), fmtRatio(r.skiffVsNodeRelay)])));
   const checks = checkTargets(summaries, rates);
   out.push('', table(['skiff target (telemetry on)', 'measured', 'mark'], checks.map((c) => [c.target, c.measured + (c.note ? ` — ${c.note}` : ''), c.verdict])));
   if (dashboard) out.push('', dashboard.trimEnd());

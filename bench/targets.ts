@@ -3,6 +3,10 @@
  *
  * - direct:  the load generator talks to the upstream itself (the baseline).
  * - skiff:   `skiff proxy` in front of the upstream (telemetry is always on).
+ * - node-relay: a reference, not a proxy: a plain `node:net` relay on the same pinned Node that
+ *            parses nothing (one upstream connection per client connection, bytes copied both
+ *            ways). It is the floor any Node sidecar sits on; what skiff costs above it is skiff's.
+ *            Run as `node -e` JavaScript: a .ts file would load Node's type stripper (~17 MiB RSS).
  * - nginx:   one worker, upstream keep-alive. Run with its master process, as in production; the
  *            worker serves every request, so the worker is what is measured (the master only
  *            waits for signals: no CPU, ~1–2 MB).
@@ -20,7 +24,7 @@ import { performance } from 'node:perf_hooks';
 import type { Child, Supervisor } from './proc.ts';
 import { childrenOf, processTree } from './proc.ts';
 
-export const PROXY_CASES = ['skiff', 'nginx', 'haproxy'] as const;
+export const PROXY_CASES = ['skiff', 'node-relay', 'nginx', 'haproxy'] as const;
 export type ProxyCase = (typeof PROXY_CASES)[number];
 export type LoadCase = 'direct' | ProxyCase;
 
@@ -94,6 +98,28 @@ frontend bench
 
 backend app
   server app1 127.0.0.1:${o.upstreamPort}
+`;
+}
+
+/**
+ * The node-relay case's program, for `node -e`: a `node:net` relay that parses nothing, one
+ * upstream connection per client connection (the upstream keeps connections alive, so this is a
+ * keep-alive relay), with backpressure both ways. CommonJS JavaScript, not TypeScript: type
+ * stripping would add ~17 MiB to the memory figure. Pure.
+ */
+export function nodeRelayScript(listenPort: number, upstreamPort: number): string {
+  return `const net = require('node:net');
+net.createServer({ noDelay: true }, (c) => {
+  const u = net.connect({ host: '127.0.0.1', port: ${upstreamPort}, noDelay: true });
+  c.on('data', (d) => { if (!u.write(d)) c.pause(); });
+  u.on('drain', () => c.resume());
+  u.on('data', (d) => { if (!c.write(d)) u.pause(); });
+  c.on('drain', () => u.resume());
+  c.on('close', () => u.destroy());
+  u.on('close', () => c.destroy());
+  c.on('error', () => {});
+  u.on('error', () => {});
+}).listen(${listenPort}, '127.0.0.1');
 `;
 }
 
@@ -223,6 +249,10 @@ export async function startProxy(name: ProxyCase, ctx: StartContext): Promise<St
         '--admin', `127.0.0.1:${adminPort}`,
         '--service', 'bench',
       ];
+      break;
+    case 'node-relay':
+      command = ctx.tools.node;
+      args = ['-e', nodeRelayScript(port, ctx.upstreamPort)];
       break;
     case 'nginx': {
       if (!ctx.tools.nginx) throw new StartError('nginx is not installed');

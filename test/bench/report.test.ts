@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkTargets, formatReport, median, ratio, ratioRows, summarize } from '../../bench/report.ts';
-import type { CaseResult, RoundResult } from '../../bench/report.ts';
+import type { CaseResult, RatioRow, RoundResult } from '../../bench/report.ts';
 import type { WrkResult } from '../../bench/wrk.ts';
 import type { LoadCase } from '../../bench/targets.ts';
 
@@ -104,6 +104,58 @@ void test('ratio rows give skiff/nginx and skiff/direct', () => {
   assert.equal(tput.skiffVsDirect, 26_000 / 52_000);
   const added = rows.find((r) => r.metric === 'added p50 at 1,000 req/s')!;
   assert.ok(Math.abs(added.skiffVsNginx! - 1.5) < 1e-9);
+});
+
+void test('ratio rows give skiff/node-relay next to the others, and — without the relay', () => {
+  const base = fixture({ sat: 26_000, p50: 0.25, p99: 0.5, cpuSeconds: 2, rss: 50 * MiB });
+  // The relay: 40k req/s, p50 0.15 / p99 0.3 (added 0.05 / 0.1), 1 CPU-s over 40k requests, 40 MiB.
+  const relay = caseOf('node-relay', { sat: 40_000, p50: 0.15, p99: 0.3, cpuSeconds: 1, rss: 40 * MiB });
+  const summaries = summarize([base[0]!, base[1]!, relay, base[2]!], rates);
+  const rows = ratioRows(summaries, rates);
+  const row = (metric: string): RatioRow => rows.find((r) => r.metric === metric)!;
+  assert.equal(row('throughput at saturation').skiffVsNodeRelay, 26_000 / 40_000);
+  assert.ok(Math.abs(row('p50 latency at 1,000 req/s').skiffVsNodeRelay! - 0.25 / 0.15) < 1e-9);
+  assert.ok(Math.abs(row('p99 latency at 5,000 req/s').skiffVsNodeRelay! - 0.5 / 0.3) < 1e-9);
+  // skiff adds 0.15 / 0.3 ms over direct, the relay 0.05 / 0.1.
+  assert.ok(Math.abs(row('added p50 at 1,000 req/s').skiffVsNodeRelay! - 3) < 1e-9);
+  assert.ok(Math.abs(row('added p99 at 5,000 req/s').skiffVsNodeRelay! - 3) < 1e-9);
+  assert.ok(Math.abs(row('CPU-s per 1k requests').skiffVsNodeRelay! - 2) < 1e-9);
+  assert.equal(row('peak RSS').skiffVsNodeRelay, 50 / 40);
+  // The relay changes neither the other columns nor the targets (still against nginx).
+  const without = summarize(base, rates);
+  const others = (rs: readonly RatioRow[]): unknown[] => rs.map((r) => [r.metric, r.skiffVsNginx, r.skiffVsDirect]);
+  assert.deepEqual(others(rows), others(ratioRows(without, rates)));
+  assert.deepEqual(checkTargets(summaries, rates), checkTargets(without, rates));
+  assert.ok(ratioRows(without, rates).every((r) => r.skiffVsNodeRelay === undefined));
+
+  const text = formatReport({ title: 't', lines: [] }, summaries, rates);
+  assert.match(text, /^ratio\s+skiff\/nginx\s+skiff\/direct\s+skiff\/node-relay$/m);
+  assert.match(text, /^throughput at saturation\s+0\.81×\s+0\.50×\s+0\.65×$/m);
+  assert.match(text, /^added p50 at 1,000 req\/s\s+1\.50×\s+—\s+3\.00×$/m);
+  assert.match(text, /^node-relay\s+40,000\s+1\.25×/m);
+  // Not run: its column is all dashes, and the table has no relay row.
+  const plain = formatReport({ title: 't', lines: [] }, without, rates);
+  assert.match(plain, /^throughput at saturation\s+0\.81×\s+0\.50×\s+—$/m);
+  assert.match(plain, /^peak RSS\s+5\.56×\s+—\s+—$/m);
+  assert.doesNotMatch(plain, /^node-relay /m);
+});
+
+void test('the 1 MiB rows have a skiff/node-relay ratio too', () => {
+  const withLarge = (c: CaseResult, download: number, upload: number): CaseResult => ({
+    ...c,
+    rounds: c.rounds.map((r) => ({ ...r, large: { download: wrk(download, 1, 2), upload: wrk(upload, 1, 2) } })),
+  });
+  const [direct, skiff, nginx] = fixture({ sat: 26_000, p50: 0.25, p99: 0.5, cpuSeconds: 2, rss: 50 * MiB });
+  const relay = caseOf('node-relay', { sat: 40_000, p50: 0.15, p99: 0.3 });
+  const rows = ratioRows(summarize([withLarge(direct!, 1000, 500), withLarge(skiff!, 400, 450), withLarge(relay, 800, 300), withLarge(nginx!, 500, 200)], rates), rates);
+  const down = rows.find((r) => r.metric === '1 MiB responses req/s')!;
+  const up = rows.find((r) => r.metric === '1 MiB uploads req/s')!;
+  assert.deepEqual([down.skiffVsNginx, down.skiffVsDirect, down.skiffVsNodeRelay], [0.8, 0.4, 0.5]);
+  assert.deepEqual([up.skiffVsNginx, up.skiffVsDirect, up.skiffVsNodeRelay], [2.25, 0.9, 1.5]);
+  // A relay that was not available gives no ratio.
+  const gone: CaseResult = { name: 'node-relay', available: false, reason: 'did not start', problems: [], rounds: [] };
+  const rows2 = ratioRows(summarize([withLarge(direct!, 1000, 500), withLarge(skiff!, 400, 450), gone, withLarge(nginx!, 500, 200)], rates), rates);
+  assert.ok(rows2.every((r) => r.skiffVsNodeRelay === undefined));
 });
 
 void test('when nginx adds less than the noise floor, the added-latency limit uses the floor', () => {

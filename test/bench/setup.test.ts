@@ -3,14 +3,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parseBenchArgs } from '../../bench/options.ts';
-import { haproxyConfig, nginxConfig } from '../../bench/targets.ts';
+import { Script } from 'node:vm';
+import { HELP, loadCases, parseBenchArgs } from '../../bench/options.ts';
+import { PROXY_CASES, haproxyConfig, nginxConfig, nodeRelayScript } from '../../bench/targets.ts';
 import { Supervisor, isAlive, parseProcStat, parseStatusKb, processTree } from '../../bench/proc.ts';
 import { packagesFor } from '../../bench/tools.ts';
 
 void test('options: defaults, --quick, and --only always keeps the direct baseline', () => {
   const d = parseBenchArgs([]);
-  assert.deepEqual(d.cases, ['direct', 'skiff', 'nginx', 'haproxy', 'dashboard']);
+  assert.deepEqual(d.cases, ['direct', 'skiff', 'node-relay', 'nginx', 'haproxy', 'dashboard']);
   assert.equal(d.durationSeconds, 10);
   assert.equal(d.rounds, 2);
   assert.equal(d.large, true);
@@ -25,6 +26,40 @@ void test('options: defaults, --quick, and --only always keeps the direct baseli
   assert.throws(() => parseBenchArgs(['--only', 'envoy']), /unknown case "envoy"/);
   assert.throws(() => parseBenchArgs(['--duration', '0']), /positive whole number/);
   assert.throws(() => parseBenchArgs(['--threads', '8', '--connections', '4']), /cannot exceed/);
+});
+
+void test('options: node-relay runs by default, alone with --only (plus direct), in table order', () => {
+  assert.deepEqual([...PROXY_CASES], ['skiff', 'node-relay', 'nginx', 'haproxy']);
+  assert.ok(parseBenchArgs(['--quick']).cases.includes('node-relay'));
+  assert.deepEqual(parseBenchArgs(['--only', 'node-relay']).cases, ['direct', 'node-relay']);
+  assert.deepEqual(parseBenchArgs(['--only', 'nginx, node-relay,skiff']).cases, ['direct', 'skiff', 'node-relay', 'nginx']);
+  assert.deepEqual(loadCases(parseBenchArgs([]).cases), ['direct', 'skiff', 'node-relay', 'nginx', 'haproxy']);
+  assert.throws(() => parseBenchArgs(['--only', 'node']), /unknown case "node" \(choose from direct, skiff, node-relay, nginx, haproxy, dashboard\)/);
+  assert.match(HELP, /direct,skiff,node-relay,nginx,haproxy,dashboard/);
+  assert.match(HELP, /skiff\/node-relay/);
+});
+
+void test('node-relay: inline CommonJS for node -e, a net relay on loopback with backpressure', () => {
+  const s = nodeRelayScript(8003, 9003);
+  // Compiles as a script (what `node -e` runs), without running it.
+  assert.doesNotThrow(() => new Script(s));
+  for (const part of [
+    "require('node:net')",
+    'net.createServer({ noDelay: true }',
+    "net.connect({ host: '127.0.0.1', port: 9003, noDelay: true })",
+    "c.on('data', (d) => { if (!u.write(d)) c.pause(); });",
+    "u.on('drain', () => c.resume());",
+    "u.on('data', (d) => { if (!c.write(d)) u.pause(); });",
+    "c.on('drain', () => u.resume());",
+    "c.on('close', () => u.destroy());",
+    "u.on('close', () => c.destroy());",
+    "c.on('error', () => {});",
+    "u.on('error', () => {});",
+    ".listen(8003, '127.0.0.1')",
+  ]) {
+    assert.ok(s.includes(part), `missing ${part}`);
+  }
+  assert.doesNotMatch(s, /\bimport\b|: (number|string)\b/, 'plain JavaScript, nothing for the type stripper');
 });
 
 void test('nginx: one worker, upstream keep-alive, loopback only, everything in its own dir', () => {
