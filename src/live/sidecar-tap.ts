@@ -18,7 +18,6 @@
  * never served. Headers need `--tap-headers`; bodies need `--tap-bodies`, the token and
  * `bodies=1`. Sensitive headers and configured JSON fields are always redacted (redact.ts).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AdminHandler, AdminRequest, AdminResponse, AdminStream } from '../proxy/admin.ts';
 import type { Logger } from '../log.ts';
 import type { Identity, RequestRecord } from '../telemetry/model.ts';
@@ -82,15 +81,17 @@ export interface SidecarTap {
   close(): void;
 }
 
+// node:crypto is loaded on the first authenticated tap, not when the proxy starts (its memory
+// counts in every sidecar: docs/performance.md).
 function digest(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
+  return process.getBuiltinModule('node:crypto').createHash('sha256').update(s).digest();
 }
 
 /** `Authorization: Bearer <token>` (RFC 6750 §2.1), compared in constant time. */
 export function bearerMatches(header: string | undefined, token: string): boolean {
   if (!header) return false;
   const m = /^bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
-  return m !== null && timingSafeEqual(digest(m[1]!), digest(token));
+  return m !== null && process.getBuiltinModule('node:crypto').timingSafeEqual(digest(m[1]!), digest(token));
 }
 
 function flag(q: URLSearchParams, name: string): boolean {

@@ -14,6 +14,7 @@ import { readResources } from '../telemetry/resources.ts';
 import { proxyOptions } from './options.ts';
 import { buildSidecarConfig } from './config.ts';
 import { createSidecar } from './sidecar.ts';
+import { tuneV8ForSidecar } from './memory.ts';
 import { createSidecarTap } from '../live/sidecar-tap.ts';
 import type { MetricFamily } from '../telemetry/prometheus.ts';
 
@@ -52,6 +53,7 @@ export const proxyCommand: Command = {
       return 0;
     }
     if (!isLogLevel(v['log-level'])) throw new UsageError(`--log-level must be error, warn, info or debug`);
+    tuneV8ForSidecar();
     const log = createLogger(io.stderr, v['log-level'], 'proxy');
     const identity = resolveIdentity({ service: v.service, namespace: v.namespace, pod: v.pod }, io.env, hostname());
     const config = buildSidecarConfig(v, identity);

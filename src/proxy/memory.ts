@@ -12,6 +12,20 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
+/**
+ * V8 settings for a sidecar process, applied when `skiff proxy` starts (before the relay code
+ * warms up). Maglev, V8's mid-tier compiler, is turned off: the relay's hot functions reach
+ * TurboFan either way, and without the extra tier the process touches less of V8's code and
+ * allocates less compiler memory — peak RSS under load ~4 MiB lower, with no measurable change
+ * in CPU per request (docs/performance.md). Set at run time rather than as node flags so that
+ * every way of starting the sidecar (image, local mesh, `npx skiff proxy`, the bench) gets it.
+ */
+export const SIDECAR_V8_FLAGS: readonly string[] = ['--no-maglev'];
+
+export function tuneV8ForSidecar(): void {
+  for (const flag of SIDECAR_V8_FLAGS) setFlagsFromString(flag);
+}
+
 type GcFunction = (options?: { type?: 'minor' | 'major'; execution?: 'sync' | 'async' }) => void;
 
 function exposeGc(): GcFunction | null {

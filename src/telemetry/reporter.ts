@@ -16,8 +16,6 @@
  * as `droppedReports` so the dashboard can explain the gap). Memory stays flat however long the
  * dashboard is down.
  */
-import { randomBytes } from 'node:crypto';
-import { gzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import type { Logger } from '../log.ts';
 import type { Identity, ResourceSample } from './model.ts';
@@ -90,7 +88,9 @@ interface Queued {
   bytes: number;
 }
 
-const gzipAsync = promisify(gzip);
+// node:crypto and node:zlib are loaded when a reporter is created, not when the proxy starts:
+// a sidecar without a dashboard never pays their memory (~2 MiB, docs/performance.md).
+let gzipAsync: ((body: string) => Promise<Buffer>) | null = null;
 
 type Outcome = { kind: 'sent' } | { kind: 'rejected'; status: number } | { kind: 'retry'; reason: string };
 
@@ -102,7 +102,9 @@ export function createReporter(options: ReporterOptions): Reporter {
   const backoffBaseMs = options.backoffBaseMs ?? 1000;
   const backoffMaxMs = options.backoffMaxMs ?? 60_000;
   const stopTimeoutMs = options.stopTimeoutMs ?? 3000;
-  const sidecarId = options.sidecarId ?? randomBytes(8).toString('hex');
+  const sidecarId = options.sidecarId ?? process.getBuiltinModule('node:crypto').randomBytes(8).toString('hex');
+  gzipAsync ??= promisify(process.getBuiltinModule('node:zlib').gzip);
+  const gzipBody = gzipAsync;
   const endpoint = `${options.url.replace(/\/+$/, '')}/api/reports`;
   const gzipMinBytes = options.gzipMinBytes ?? 1024;
   const headers: Record<string, string> = { 'content-type': 'application/json' };
@@ -162,7 +164,7 @@ export function createReporter(options: ReporterOptions): Reporter {
       let item: Queued = { seq: reportSeq, body, gzip: false, bytes: plainBytes };
       if (plainBytes >= gzipMinBytes) {
         try {
-          const zipped = await gzipAsync(body);
+          const zipped = await gzipBody(body);
           item = { seq: reportSeq, body: zipped, gzip: true, bytes: zipped.length };
         } catch {
           // Send it uncompressed: correct, only larger.
