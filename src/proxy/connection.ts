@@ -27,6 +27,9 @@ import { nextRequestId } from './request-id.ts';
 import { ReadRegion, readDirect } from './read-buffers.ts';
 import type { Direction, ErrorCode, RequestRecord } from '../telemetry/model.ts';
 import type { Listener } from './listener.ts';
+import { performance } from 'node:perf_hooks';
+// (The `performance` global is a lazy getter on globalThis: every use of it is a global lookup
+// and a getter call that optimized code cannot fold away; the import is a constant.)
 
 const DETECT = 0;
 const HEAD = 1;

@@ -17,6 +17,7 @@ import type { Target, UpstreamPool } from './pool.ts';
 import type { Direction, TelemetrySink } from '../telemetry/model.ts';
 import type { Logger } from '../log.ts';
 import type { GcPacer } from './memory.ts';
+import { performance } from 'node:perf_hooks';
 
 export interface ListenerLimits {
   maxHeaderBytes: number;

@@ -9,6 +9,7 @@
  */
 import net from 'node:net';
 import { ReadRegion } from './read-buffers.ts';
+import { performance } from 'node:perf_hooks';
 
 export interface Target {
   /** Pool key: the resolved `host:port`. */
