@@ -30,7 +30,11 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
 const code = await main({
   argv: process.argv.slice(2),
   env: process.env,
-  stdin: process.stdin,
+  // Lazily: touching process.stdin creates a stream (and loads readline); only commands that
+  // read stdin (inject, uninject) should pay for it.
+  get stdin() {
+    return process.stdin;
+  },
   stdout: process.stdout,
   stderr: process.stderr,
   cwd: process.cwd(),
