@@ -7,8 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import http from 'node:http';
+import { createHash, randomBytes } from 'node:crypto';
 import { ReadRegion, readDirect } from './read-buffers.ts';
-import { startSidecar } from '../../test/helpers/sidecar.ts';
+import { startHttpServer, startSidecar } from '../../test/helpers/sidecar.ts';
 import { RawClient, answerHeads, sleep, startRawApp } from '../../test/helpers/raw.ts';
 import type { RawAppConnection } from '../../test/helpers/raw.ts';
 
@@ -144,4 +146,84 @@ test('accepted sockets are read directly on this Node (the fast path is taken), 
   await new Promise((r) => c.once('close', r));
   assert.equal(ended, true);
   server.close();
+});
+
+test('an upload sent in small pieces to an app that stops reading arrives intact (writes queue below the high-water mark)', async () => {
+  // The sidecar's reads are small; while the app is not reading, its writes to the app queue,
+  // and a queue under the high-water mark does not pause the client: the next read must not
+  // land on bytes that are still queued.
+  const SIZE = 8 * 1024 * 1024;
+  const body = randomBytes(SIZE);
+  const app = await startHttpServer((req, res) => {
+    const hash = createHash('sha256');
+    req.pause();
+    setTimeout(() => req.resume(), 300);
+    req.on('data', (c: Buffer) => hash.update(c));
+    req.on('end', () => res.end(hash.digest('hex')));
+  });
+  const sc = await startSidecar(app.port);
+  try {
+    const digest = await new Promise<string>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: sc.port, method: 'POST', path: '/up', agent: false, headers: { 'content-length': String(SIZE) } }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve(text));
+      });
+      req.on('error', reject);
+      let at = 0;
+      const next = (): void => {
+        if (at >= SIZE) {
+          req.end();
+          return;
+        }
+        const piece = body.subarray(at, at + 1500);
+        at += piece.length;
+        if (req.write(piece)) setImmediate(next);
+        else req.once('drain', next);
+      };
+      next();
+    });
+    assert.equal(digest, createHash('sha256').update(body).digest('hex'));
+  } finally {
+    await sc.close();
+    await app.close();
+  }
+});
+
+test('a download sent in small pieces to a client that stops reading arrives intact', async () => {
+  const SIZE = 8 * 1024 * 1024;
+  const body = randomBytes(SIZE);
+  const app = await startHttpServer((_req, res) => {
+    res.writeHead(200, { 'content-length': String(SIZE) });
+    let at = 0;
+    const next = (): void => {
+      if (at >= SIZE) {
+        res.end();
+        return;
+      }
+      const piece = body.subarray(at, at + 1500);
+      at += piece.length;
+      if (res.write(piece)) setImmediate(next);
+      else res.once('drain', next);
+    };
+    next();
+  });
+  const sc = await startSidecar(app.port);
+  try {
+    const digest = await new Promise<string>((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port: sc.port, path: '/down', agent: false }, (res) => {
+          const hash = createHash('sha256');
+          res.pause();
+          setTimeout(() => res.resume(), 300);
+          res.on('data', (c: Buffer) => hash.update(c));
+          res.on('end', () => resolve(hash.digest('hex')));
+        })
+        .on('error', reject);
+    });
+    assert.equal(digest, createHash('sha256').update(body).digest('hex'));
+  } finally {
+    await sc.close();
+    await app.close();
+  }
 });
