@@ -148,6 +148,22 @@ test('accepted sockets are read directly on this Node (the fast path is taken), 
   server.close();
 });
 
+/** Writes `body` 1,500 bytes at a time, one piece per event-loop turn, then ends `out`. */
+function sendInPieces(out: http.ClientRequest | http.ServerResponse, body: Buffer): void {
+  let at = 0;
+  const next = (): void => {
+    if (at >= body.length) {
+      out.end();
+      return;
+    }
+    const piece = body.subarray(at, at + 1500);
+    at += piece.length;
+    if (out.write(piece)) setImmediate(next);
+    else out.once('drain', next);
+  };
+  next();
+}
+
 test('an upload sent in small pieces to an app that stops reading arrives intact (writes queue below the high-water mark)', async () => {
   // The sidecar's reads are small; while the app is not reading, its writes to the app queue,
   // and a queue under the high-water mark does not pause the client: the next read must not
@@ -170,18 +186,7 @@ test('an upload sent in small pieces to an app that stops reading arrives intact
         res.on('end', () => resolve(text));
       });
       req.on('error', reject);
-      let at = 0;
-      const next = (): void => {
-        if (at >= SIZE) {
-          req.end();
-          return;
-        }
-        const piece = body.subarray(at, at + 1500);
-        at += piece.length;
-        if (req.write(piece)) setImmediate(next);
-        else req.once('drain', next);
-      };
-      next();
+      sendInPieces(req, body);
     });
     assert.equal(digest, createHash('sha256').update(body).digest('hex'));
   } finally {
@@ -195,18 +200,7 @@ test('a download sent in small pieces to a client that stops reading arrives int
   const body = randomBytes(SIZE);
   const app = await startHttpServer((_req, res) => {
     res.writeHead(200, { 'content-length': String(SIZE) });
-    let at = 0;
-    const next = (): void => {
-      if (at >= SIZE) {
-        res.end();
-        return;
-      }
-      const piece = body.subarray(at, at + 1500);
-      at += piece.length;
-      if (res.write(piece)) setImmediate(next);
-      else res.once('drain', next);
-    };
-    next();
+    sendInPieces(res, body);
   });
   const sc = await startSidecar(app.port);
   try {
