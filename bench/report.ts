@@ -272,48 +272,26 @@ export function ratioRows(summaries: readonly CaseSummary[], rates: readonly num
   const nginx = get('nginx');
   const direct = get('direct');
   const relay = get('node-relay');
-  const rows: RatioRow[] = [
-    {
-      metric: 'throughput at saturation',
-      skiffVsNginx: ratio(skiff?.saturationRps, nginx?.saturationRps),
-      skiffVsDirect: ratio(skiff?.saturationRps, direct?.saturationRps),
-      skiffVsNodeRelay: ratio(skiff?.saturationRps, relay?.saturationRps),
-    },
-  ];
+  // One figure, skiff against each baseline. Added latency, CPU and RSS have no direct figure.
+  const row = (metric: string, pick: (c: CaseSummary | undefined) => number | undefined, againstDirect = true): RatioRow => ({
+    metric,
+    skiffVsNginx: ratio(pick(skiff), pick(nginx)),
+    ...(againstDirect ? { skiffVsDirect: ratio(pick(skiff), pick(direct)) } : {}),
+    skiffVsNodeRelay: ratio(pick(skiff), pick(relay)),
+  });
+  const rows: RatioRow[] = [row('throughput at saturation', (c) => c?.saturationRps)];
   rates.forEach((rate, i) => {
-    const l = skiff?.latency[i];
-    for (const q of ['p50', 'p99'] as const) {
-      rows.push({
-        metric: `${q} latency at ${fmtRps(rate)} req/s`,
-        skiffVsNginx: ratio(l?.[q], nginx?.latency[i]?.[q]),
-        skiffVsDirect: ratio(l?.[q], direct?.latency[i]?.[q]),
-        skiffVsNodeRelay: ratio(l?.[q], relay?.latency[i]?.[q]),
-      });
-    }
+    for (const q of ['p50', 'p99'] as const) rows.push(row(`${q} latency at ${fmtRps(rate)} req/s`, (c) => c?.latency[i]?.[q]));
     for (const q of ['p50', 'p99'] as const) {
       const key = q === 'p50' ? 'addedP50' : 'addedP99';
-      rows.push({
-        metric: `added ${q} at ${fmtRps(rate)} req/s`,
-        skiffVsNginx: ratio(l?.[key], nginx?.latency[i]?.[key]),
-        skiffVsNodeRelay: ratio(l?.[key], relay?.latency[i]?.[key]),
-      });
+      rows.push(row(`added ${q} at ${fmtRps(rate)} req/s`, (c) => c?.latency[i]?.[key], false));
     }
   });
-  rows.push({ metric: 'CPU-s per 1k requests', skiffVsNginx: ratio(skiff?.cpuPer1k, nginx?.cpuPer1k), skiffVsNodeRelay: ratio(skiff?.cpuPer1k, relay?.cpuPer1k) });
-  rows.push({ metric: 'peak RSS', skiffVsNginx: ratio(skiff?.peakRssBytes, nginx?.peakRssBytes), skiffVsNodeRelay: ratio(skiff?.peakRssBytes, relay?.peakRssBytes) });
+  rows.push(row('CPU-s per 1k requests', (c) => c?.cpuPer1k, false));
+  rows.push(row('peak RSS', (c) => c?.peakRssBytes, false));
   if (skiff?.largeDownloadRps !== undefined) {
-    rows.push({
-      metric: '1 MiB responses req/s',
-      skiffVsNginx: ratio(skiff.largeDownloadRps, nginx?.largeDownloadRps),
-      skiffVsDirect: ratio(skiff.largeDownloadRps, direct?.largeDownloadRps),
-      skiffVsNodeRelay: ratio(skiff.largeDownloadRps, relay?.largeDownloadRps),
-    });
-    rows.push({
-      metric: '1 MiB uploads req/s',
-      skiffVsNginx: ratio(skiff.largeUploadRps, nginx?.largeUploadRps),
-      skiffVsDirect: ratio(skiff.largeUploadRps, direct?.largeUploadRps),
-      skiffVsNodeRelay: ratio(skiff.largeUploadRps, relay?.largeUploadRps),
-    });
+    rows.push(row('1 MiB responses req/s', (c) => c?.largeDownloadRps));
+    rows.push(row('1 MiB uploads req/s', (c) => c?.largeUploadRps));
   }
   return rows;
 }

@@ -211,8 +211,6 @@ export class ClientConnection implements UpstreamOwner {
   deadline = 0;
   deadlineKind: 'idle' | 'header' | 'body' | 'response' | '' = '';
   readonly #region = new ReadRegion();
-  /** Whether client bytes arrive through `onread` (read-buffers.ts) rather than 'data' events. */
-  readonly directReads: boolean;
 
   constructor(client: net.Socket, listener: Listener) {
     this.client = client;
@@ -220,12 +218,13 @@ export class ClientConnection implements UpstreamOwner {
     this.#opened = performance.now();
     const ip = client.remoteAddress ?? '';
     this.#clientIp = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
-    this.directReads = readDirect(client, this.#region, (n, buf) => {
+    // Client bytes arrive through `onread` (read-buffers.ts), or 'data' events where this Node lacks it.
+    const direct = readDirect(client, this.#region, (n, buf) => {
       this.#onClientData(Buffer.from(buf.buffer, buf.byteOffset, n));
       this.#region.held = this.holdsReadBytes();
       return true;
     });
-    if (!this.directReads) client.on('data', (chunk: Buffer) => this.#onClientData(chunk));
+    if (!direct) client.on('data', (chunk: Buffer) => this.#onClientData(chunk));
     client.on('end', () => this.#onClientEnd());
     client.on('drain', () => this.#onClientDrain());
     client.on('error', () => undefined); // 'close' follows; resets are normal client behaviour

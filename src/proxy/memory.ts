@@ -20,7 +20,7 @@ import { runInNewContext } from 'node:vm';
  * in CPU per request (docs/performance.md). Set at run time rather than as node flags so that
  * every way of starting the sidecar (image, local mesh, `npx skiff proxy`, the bench) gets it.
  */
-export const SIDECAR_V8_FLAGS: readonly string[] = ['--no-maglev'];
+const SIDECAR_V8_FLAGS: readonly string[] = ['--no-maglev'];
 
 export function tuneV8ForSidecar(): void {
   for (const flag of SIDECAR_V8_FLAGS) setFlagsFromString(flag);

@@ -233,18 +233,8 @@ function checkUnique<T>(series: readonly T[], key: (s: T) => unknown[], path: st
   });
 }
 
-export interface ReportParts {
-  sidecarId: string;
-  seq: number;
-  start: number;
-  end: number;
-  identity: Identity;
-  resources: ResourceSample | null;
-  requests: RequestSeriesDelta[];
-  tcp: TcpSeriesDelta[];
-  droppedReports: number;
-  admin?: string | undefined;
-}
+/** What the reporter supplies: the report without its version. */
+export type ReportParts = Omit<ReportV1, 'version'>;
 
 /** Assembles a v1 report (the reporter's side; it is what `validateReport` accepts). */
 export function buildReport(parts: ReportParts): ReportV1 {
