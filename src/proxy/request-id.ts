@@ -1,7 +1,7 @@
 /**
  * X-Request-Id values for requests that arrive without one.
  *
- * UUID-shaped (version 4 layout) so that tools that expect UUIDs accept them: 80 random bits
+ * UUID-shaped (version 4 layout) so that tools that expect UUIDs accept them: 74 random bits
  * chosen once per process, then a 48-bit counter. Unique within a process and, with
  * overwhelming probability, across processes; not secret (request ids never are). One
  * `randomUUID()` per request cost ~1.5% of the sidecar's CPU; this is a counter increment.
